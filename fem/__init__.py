@@ -1,0 +1,20 @@
+"""spinfem: finite elements for longitudinal spin accumulation and spin diffusion.
+
+>>> import fem
+>>> fem.NormalMetal(chi_m=0.05, D_m=1e-2, tau_mL=1e-11).spin_diffusion_length > 0
+True
+"""
+
+from .device import Device, load_device, validate_device
+from .errors import DeviceError, MeshError, SolveError, SpinfemError
+from .materials import Ferromagnet, NormalMetal
+from .result import Result, Sample
+from .solve import Problem, prepare, solve, sweep
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Device", "DeviceError", "Ferromagnet", "MeshError", "NormalMetal", "Problem", "Result",
+    "Sample", "SolveError", "SpinfemError", "load_device", "prepare", "solve", "sweep",
+    "validate_device", "__version__",
+]

@@ -1,0 +1,129 @@
+"""Results of one frequency: the spin potential and the recovered dm, dM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from skfem import Basis
+
+from .assemble import Blocks
+from .mesh import element_type
+
+Field = Literal["mu", "dm", "dM"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Fields at points.
+
+    Attributes
+    ----------
+    points_m : ndarray, float, shape (n, dim)
+        The points [m].
+    mu, dm, dM : ndarray, complex, shape (n,)
+        Spin potential, spin accumulation and magnetization deviation [A/m],
+        complex amplitudes of ``exp(-i omega t)``.  ``dM = 0`` in normal metals.
+    region : ndarray, str, shape (n,)
+        Region holding each point (the first one found on an interface, where
+        ``dM`` and ``dm`` are discontinuous).
+    """
+
+    points_m: np.ndarray
+    mu: np.ndarray
+    dm: np.ndarray
+    dM: np.ndarray
+    region: np.ndarray
+
+
+class Result:
+    """The solution at one frequency.
+
+    Attributes
+    ----------
+    f_Hz : float
+        Frequency [Hz].
+    mu : ndarray, complex, shape (n_nodes,)
+        Nodal spin potential ``mu = delta_m/chi_m`` [A/m] (continuous, P1).
+    blocks : Blocks
+        The assembled device it was solved on (mesh, materials, scales).
+    """
+
+    def __init__(self, blocks: Blocks, f_Hz: float, mu: np.ndarray):
+        self.blocks = blocks
+        self.f_Hz = float(f_Hz)
+        self.mu = mu
+        dmesh = blocks.dmesh
+        # (dm/mu, dM/mu) per region: dM is local, so it is mu times a region constant
+        ratios = []
+        for region in dmesh.region_names:
+            mat = blocks.materials[dmesh.region_material[region]]
+            ratios.append(mat.mu_ratios(self.omega))
+        self._ratios = np.array(ratios, dtype=complex).reshape(-1, 2)
+
+    @property
+    def omega(self) -> float:
+        """Angular frequency ``2 pi f`` [rad/s]."""
+        return 2.0 * np.pi * self.f_Hz
+
+    @property
+    def dmesh(self):
+        return self.blocks.dmesh
+
+    def nodes_m(self) -> np.ndarray:
+        """Node coordinates [m], shape ``(n_nodes, dim)``."""
+        return self.dmesh.nodes_m()
+
+    def region_ratio(self, region: str, field: Field) -> complex:
+        """``field/mu`` in a region (1 for ``mu``)."""
+        if field == "mu":
+            return 1.0 + 0j
+        i = self.dmesh.region_names.index(region)
+        return self._ratios[i, 0 if field == "dm" else 1]
+
+    def region_nodes(self, region: str) -> np.ndarray:
+        """Node indices of a region."""
+        mesh = self.dmesh.mesh
+        return np.unique(mesh.t[:, mesh.subdomains[region]])
+
+    def region_field(self, region: str, field: Field) -> np.ndarray:
+        """Nodal values of ``field`` on ``region_nodes(region)`` [A/m]: the
+        per-region (discontinuous) P1 field of ``dm`` or ``dM``."""
+        return self.region_ratio(region, field) * self.mu[self.region_nodes(region)]
+
+    def sample(self, points_m) -> Sample:
+        """Evaluate ``mu``, ``dm``, ``dM`` at points [m], array of shape ``(n, dim)``.
+
+        Raises
+        ------
+        ValueError
+            If a point lies outside the mesh.
+        """
+        pts = np.atleast_2d(np.asarray(points_m, dtype=float))
+        mesh = self.dmesh.mesh
+        if pts.shape[1] != mesh.dim():
+            raise ValueError(f"points must have shape (n, {mesh.dim()}), got {pts.shape}")
+        x = pts.T / self.dmesh.scales.length_m
+        try:
+            elements = mesh.element_finder()(*x)
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"a point lies outside the device: {exc}") from None
+        basis = Basis(mesh, element_type(mesh))
+        mu = basis.probes(x) @ self.mu
+        reg = self.dmesh.element_region[elements]
+        dm = self._ratios[reg, 0] * mu
+        dM = self._ratios[reg, 1] * mu
+        names = np.array(self.dmesh.region_names, dtype=object)[reg]
+        return Sample(points_m=pts, mu=mu, dm=dm, dM=dM, region=names)
+
+    def contact_mean(self, name: str, field: Field = "mu") -> complex:
+        """Contact-averaged complex ``mu`` (or ``dm``, ``dM``) [A/m]."""
+        if name not in self.dmesh.contacts:
+            raise KeyError(f"no contact {name!r}; contacts: {sorted(self.dmesh.contacts)}")
+        total, area = 0j, 0.0
+        for (c, region), load in self.blocks.loads.items():
+            if c == name:
+                total += self.region_ratio(region, field) * (load @ self.mu)
+                area += load.sum()
+        return complex(total / area)

@@ -1,0 +1,101 @@
+"""Frequency-domain solves: assemble a device once, then one sparse solve per frequency."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from .assemble import Blocks, assemble
+from .device import Device
+from .errors import SolveError
+from .mesh import DeviceMesh, stack_mesh
+from .result import Result
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Problem:
+    """A device assembled once: its mesh and frequency-independent blocks."""
+
+    device: Device
+    blocks: Blocks
+
+    @property
+    def dmesh(self) -> DeviceMesh:
+        return self.blocks.dmesh
+
+    def rhs(self) -> np.ndarray:
+        """Scaled load ``sum_contacts j_in/(L0 R0) int v`` on the free nodes."""
+        s = self.dmesh.scales
+        b = np.zeros(self.blocks.n_nodes, dtype=complex)
+        for name, c in self.device.contacts.items():
+            if c.kind == "injection":
+                b += c.j_in / (s.length_m * s.rate_per_s) * self.blocks.contact_load(name)
+        return b[self.blocks.free]
+
+    def solve(self, f_Hz: float) -> Result:
+        """Solve at one frequency [Hz]."""
+        if not np.isfinite(f_Hz) or f_Hz <= 0:
+            raise SolveError(f"frequency must be finite and > 0 Hz, got {f_Hz!r}")
+        A = self.blocks.system(2.0 * np.pi * f_Hz)
+        x = spla.spsolve(A.tocsc(), self.rhs())
+        if not np.all(np.isfinite(x)):
+            raise SolveError(f"the linear solve at f = {f_Hz:g} Hz gave non-finite values")
+        mu = np.zeros(self.blocks.n_nodes, dtype=complex)
+        mu[self.blocks.free] = x
+        return Result(self.blocks, f_Hz, mu)
+
+
+def prepare(device: Device, f_Hz: Iterable[float] | None = None, *, dmesh: DeviceMesh | None = None
+            ) -> Problem:
+    """Mesh and assemble a device once.
+
+    Parameters
+    ----------
+    device : Device
+    f_Hz : iterable of float, optional
+        Frequencies [Hz] the default mesh must resolve (default: the device's).
+    dmesh : DeviceMesh, optional
+        Use this mesh instead of building the default one.
+    """
+    freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
+    if dmesh is None:
+        dmesh = stack_mesh(device, freqs)
+    materials = {name: device.material(name) for name in device.materials}
+    grounded = [n for n, c in device.contacts.items() if c.kind == "ground"]
+    blocks = assemble(dmesh, materials, grounded)
+    log.info("assembled %s: %d nodes, %d elements", device.name, dmesh.mesh.nvertices,
+             dmesh.mesh.nelements)
+    return Problem(device=device, blocks=blocks)
+
+
+def solve(device: Device | Problem, f_Hz: float) -> Result:
+    """Solve a device (or a prepared :class:`Problem`) at one frequency [Hz]."""
+    problem = device if isinstance(device, Problem) else prepare(
+        device, np.union1d(device.f_Hz(), [f_Hz]))
+    return problem.solve(f_Hz)
+
+
+def sweep(device: Device | Problem, f_Hz: Iterable[float] | None = None,
+          callback: Callable[[int, int, Result], None] | None = None) -> Iterator[Result]:
+    """Yield one :class:`Result` per frequency (default: the device's list).
+
+    The device is assembled once; ``callback(i, n, result)`` is called after
+    each frequency (for progress bars).
+    """
+    if isinstance(device, Problem):
+        problem = device
+        freqs = problem.device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), float)
+    else:
+        freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), float)
+        problem = prepare(device, freqs)
+    for i, f in enumerate(freqs):
+        res = problem.solve(float(f))
+        if callback is not None:
+            callback(i, len(freqs), res)
+        yield res
