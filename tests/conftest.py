@@ -1,0 +1,52 @@
+"""Shared builders of small devices for the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fem
+
+PY = dict(kind="ferromagnet", chi_M=1.0, chi_m=0.3, D_m_m2_per_s=2.5e-3, tau_mM_s=1.0e-13)
+PY_LATTICE = dict(PY, tau_ML_s=1.0e-9, tau_mL_s=5.0e-12)
+CU = dict(kind="normal_metal", chi_m=0.05, D_m_m2_per_s=1.0e-2, tau_mL_s=1.0e-11)
+
+
+def stack(layers, materials, *, dimension=1, far_end="insulating", f_Hz=(1e9,), j_in=(1.0, 0.0),
+          width_nm=50.0, height_nm=30.0, name="test_stack"):
+    """A validated stack device; ``layers`` is [(material, thickness_nm), ...]."""
+    contacts = {"injector": {"at": "x_min", "kind": "injection", "j_in_A_per_s": list(j_in)}}
+    if far_end != "insulating":
+        contacts["end"] = {"at": "x_max", "kind": far_end}
+    dev = {"name": name, "geometry": "stack", "dimension": dimension}
+    if dimension >= 2:
+        dev["width_nm"] = width_nm
+    if dimension == 3:
+        dev["height_nm"] = height_nm
+    return fem.validate_device({
+        "device": dev,
+        "materials": materials,
+        "layers": [{"material": m, "thickness_nm": t} for m, t in layers],
+        "contacts": contacts,
+        "frequencies": {"f_Hz": list(f_Hz)},
+    })
+
+
+def exact_bar(device, f_Hz, G_s=None):
+    """The exact layered-bar solution of a stack device (fem.analytic.LayeredBar)."""
+    from fem import analytic
+
+    omega = 2 * np.pi * f_Hz
+    layers = []
+    for lay in device.layers:
+        mat = device.material(lay.material)
+        layers.append((lay.thickness_nm * 1e-9, mat.sigma, mat.q(omega)))
+    ends = {c.kind for c in device.contacts.values()} - {"injection"}
+    far = "ground" if "ground" in ends else "insulating"
+    j_in = device.contacts["injector"].j_in
+    return analytic.LayeredBar(layers, j_in, far_end=far, G_s=G_s)
+
+
+@pytest.fixture
+def py_material():
+    return fem.Ferromagnet(chi_M=1.0, chi_m=0.3, D_m=2.5e-3, tau_mM=1e-13)
