@@ -10,6 +10,7 @@ message names the key path and the rule.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -89,7 +90,10 @@ def _build(cls, args: dict[str, tuple[str, Any]]):
                       for k, (key, v) in args.items()})
     except DeviceError as err:
         key = args.get(err.loc, (err.loc,))[0]
-        raise DeviceError(key, err.rule) from None
+        rule = err.rule
+        for k, (file_key, _) in args.items():  # speak the file's key names
+            rule = re.sub(rf"\b{k}\b", file_key, rule)
+        raise DeviceError(key, rule) from None
 
 
 MaterialSpec = Annotated[Union[FerromagnetSpec, NormalMetalSpec], Field(discriminator="kind")]
@@ -243,15 +247,18 @@ def _message(err: dict) -> str:
         return "unknown key (keys carry their unit: _nm, _s, _Hz, _m2_per_s, _per_s, _A_per_s)"
     if kind == "missing":
         return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"kind must be one of {err['ctx']['expected_tags']}, got {err['ctx']['tag']!r}"
     msg = err["msg"]
     return msg.removeprefix("Value error, ")
 
 
 def _first_error(exc: ValidationError) -> DeviceError:
     errors = exc.errors()
-    # a union of list/range reports both branches: prefer the one the user meant
-    err = errors[0]
-    return DeviceError(_loc(err["loc"]), _message(err))
+    # a key with the wrong unit suffix also makes the right one "missing": report the cause
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = _loc(err["loc"]) + (".kind" if err["type"] == "union_tag_invalid" else "")
+    return DeviceError(loc, _message(err))
 
 
 def validate_device(data: dict) -> Device:
