@@ -41,6 +41,8 @@ def kappa(omega, *, r: float, xi: float, w_M: float = 0.0, w_m: float = 0.0):
     omega = np.asarray(omega, dtype=float)
     if xi == 0.0:
         return w_m + r - 1j * omega
+    if r == w_M:  # no net exchange drive: dM decouples, (r - i omega) s / s
+        return w_m + r - 1j * omega
     s = w_M - 1j * omega
     return w_m + (r - 1j * omega) * s / (s + xi * (r - w_M))
 
@@ -106,9 +108,10 @@ def mu_ratios(omega, *, chi_m: float, r: float, xi: float, w_M: float = 0.0):
     if xi == 0.0:
         omega = np.asarray(omega, dtype=float)
         return chi_m + 0j * omega, 0j * omega
-    a = dM_per_dm(omega, r=r, w_M=w_M)
-    dm = chi_m / (1.0 + xi * a)
-    return dm, a * dm
+    # the same ratios multiplied through by s = w_M - i omega: finite at omega = w_M = 0
+    s = w_M - 1j * np.asarray(omega, dtype=float)
+    den = s + xi * (r - w_M)
+    return chi_m * s / den, chi_m * (r - w_M) / den
 
 
 # ------------------------------------------------------------ time domain
@@ -139,7 +142,12 @@ def gamma_pm(k2, *, D_m: float, r: float, xi: float, w_M: float = 0.0, w_m: floa
     root = np.sqrt(disc + 0j)
     if np.all(np.abs(root.imag) <= 1e-14 * np.abs(root.real) + 1e-300):
         root = root.real
-    return 0.5 * (tr + root), 0.5 * (tr - root)
+    plus = 0.5 * (tr + root)
+    # gamma- = det/gamma+ avoids the cancellation in (tr - root)/2 at small k
+    det = w_M * (r + dk2 + w_m) + xi * (r - w_M) * (dk2 + w_m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        minus = np.where(plus != 0, det / np.where(plus != 0, plus, 1), 0.5 * (tr - root))
+    return plus, minus
 
 
 def gamma_long_wavelength(k2, *, D_m: float, r: float, xi: float):

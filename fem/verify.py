@@ -34,9 +34,9 @@ def error_norms(result: Result, mu_exact: Callable, dmu_dx_exact: Callable,
     mesh = result.dmesh.mesh
     L0 = result.dmesh.scales.length_m
     basis = Basis(mesh, element_type(mesh), intorder=intorder)
-    x = basis.global_coordinates().value[0] * L0
+    x = np.asarray(basis.global_coordinates())[0] * L0
     re, im = basis.interpolate(result.mu.real), basis.interpolate(result.mu.imag)
-    uh = re.value + 1j * im.value
+    uh = np.asarray(re) + 1j * np.asarray(im)
     guh = (re.grad + 1j * im.grad) / L0  # SI gradient [A/m^2]
     u = mu_exact(x.ravel()).reshape(x.shape)
     du = dmu_dx_exact(x.ravel()).reshape(x.shape)

@@ -47,6 +47,44 @@ def exact_bar(device, f_Hz, G_s=None):
     return analytic.LayeredBar(layers, j_in, far_end=far, G_s=G_s)
 
 
+_RATES: list[dict] = []
+
+
+@pytest.fixture
+def record_rates():
+    """Record a measured convergence rate; with SPINFEM_RATES_OUT=path set, the
+    session writes every recorded rate as a Markdown table there (the README's table)."""
+    return lambda **row: _RATES.append(row)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import os
+
+    out = os.environ.get("SPINFEM_RATES_OUT")
+    if not out or not _RATES or exitstatus != 0:
+        return
+    from fem.export import write_text
+
+    lines = ["| case | dim | far end | f [Hz] | L2 rate | H1 rate | L2 error (finest) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(_RATES, key=lambda r: (r["case"], r["dim"], r["far_end"], r["f_Hz"])):
+        lines.append(f"| {r['case']} | {r['dim']}D | {r['far_end']} | {r['f_Hz']:.0e} | "
+                     f"{r['l2_rate']:.3f} | {r['h1_rate']:.3f} | {r['l2_error']:.2e} |")
+    summary = ["| case | dim | runs | L2 rate (min - max) | H1 rate (min - max) |",
+               "|---|---|---|---|---|"]
+    groups: dict = {}
+    for r in _RATES:
+        groups.setdefault((r["case"].split(" ")[0] if "bar" in r["case"] else r["case"],
+                           r["dim"]), []).append(r)
+    for (case, dim), rows in sorted(groups.items()):
+        l2 = [r["l2_rate"] for r in rows]
+        h1 = [r["h1_rate"] for r in rows]
+        summary.append(f"| {case} | {dim}D | {len(rows)} | {min(l2):.3f} - {max(l2):.3f} | "
+                       f"{min(h1):.3f} - {max(h1):.3f} |")
+    write_text(out, "## Summary\n\n" + "\n".join(summary) + "\n\n## Every case\n\n"
+               + "\n".join(lines) + "\n")
+
+
 @pytest.fixture
 def py_material():
     return fem.Ferromagnet(chi_M=1.0, chi_m=0.3, D_m=2.5e-3, tau_mM=1e-13)

@@ -30,7 +30,7 @@ MATERIALS = {"Py": PY_LATTICE, "Cu": CU}
 @pytest.mark.parametrize("dim", [1, 2, 3])
 @pytest.mark.parametrize("f_Hz", [1e9, 1e12])
 @pytest.mark.parametrize("name", sorted(STACKS))
-def test_layered_stack(name, f_Hz, dim, far_end):
+def test_layered_stack(name, f_Hz, dim, far_end, record_rates):
     width = 8.0  # nm: the transverse size, so that n_transverse = width / h keeps cubes
     device = stack(STACKS[name], MATERIALS, dimension=dim, far_end=far_end, f_Hz=[f_Hz],
                    width_nm=width, height_nm=width)
@@ -45,6 +45,8 @@ def test_layered_stack(name, f_Hz, dim, far_end):
     r2, r1 = fitted_rate(H_NM, l2), fitted_rate(H_NM, h1)
     assert abs(r2 - 2) < 0.15, f"L2 rate {r2:.3f}, errors {l2}"
     assert abs(r1 - 1) < 0.1, f"H1 rate {r1:.3f}, errors {h1}"
+    record_rates(case=name, dim=dim, far_end=far_end, f_Hz=f_Hz, l2_rate=r2, h1_rate=r1,
+                 l2_error=l2[-1])
     # dM is discontinuous: in Cu it vanishes, in Py it is mu times the exact ratio.
     L = device.layer_edges_m()[-1]
     x = np.array([5e-9, 15e-9, 60e-9, L - 10e-9])
