@@ -14,7 +14,20 @@ from .solve import Problem, prepare, solve, sweep
 __version__ = "0.1.0"
 
 __all__ = [
-    "Device", "DeviceError", "Ferromagnet", "MeshError", "NormalMetal", "Problem", "Result",
-    "Sample", "SolveError", "SpinfemError", "load_device", "prepare", "solve", "sweep",
-    "validate_device", "__version__",
+    "Device",
+    "DeviceError",
+    "Ferromagnet",
+    "MeshError",
+    "NormalMetal",
+    "Problem",
+    "Result",
+    "Sample",
+    "SolveError",
+    "SpinfemError",
+    "__version__",
+    "load_device",
+    "prepare",
+    "solve",
+    "sweep",
+    "validate_device",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def axis_points_m(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     edges = device.layer_edges_m()
     xs = np.unique(problem.dmesh.nodes_m()[:, 0])
     pts, idx = [], []
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+    for i, (a, b) in enumerate(pairwise(edges)):
         x = xs[(xs >= a - 1e-12 * b) & (xs <= b * (1 + 1e-12))].copy()
         eps = 1e-9 * (b - a)
         x[0], x[-1] = a + eps, b - eps
@@ -86,7 +87,8 @@ def run_device(device: Device, out_dir: str | Path,
     freqs = device.f_Hz()
     injectors = [n for n, c in device.contacts.items() if c.kind == "injection"]
 
-    profile_rows, contact_rows, decay_rows = [], [], []
+    profile_rows, decay_rows = [], []
+    contact_rows: dict[str, list] = {c: [] for c in injectors}
     profiles = []
     for i, f in enumerate(freqs):
         res = problem.solve(float(f))
@@ -96,8 +98,8 @@ def run_device(device: Device, out_dir: str | Path,
             profile_rows.append([float(f), float(pts[k, 0]), names[layer_idx[k]],
                                  *complex_values(s.mu[k]), *complex_values(s.dm[k]),
                                  *complex_values(s.dM[k])])
-        contact_rows.append([float(f)] + sum((complex_values(res.contact_mean(c))
-                                              for c in injectors), []))
+        for c in injectors:
+            contact_rows[c].append([float(f), *complex_values(res.contact_mean(c))])
         for name, (q_fem, q_ex) in zip(names, layer_decay_constants(res, device)):
             decay_rows.append([float(f), name, float(analytic.decay_length(q_fem)),
                                float(analytic.decay_length(q_ex)),
@@ -115,11 +117,9 @@ def run_device(device: Device, out_dir: str | Path,
                    "wavelength_fem_m", "wavelength_exact_m"], decay_rows),
         write_text(out_dir / "device.json", json.dumps(device.model_dump(mode="json"), indent=2)),
     ]
-    for c in injectors:
-        cols = complex_columns(f"{c}_mu", "A_per_m")
-        files.append(write_csv(out_dir / f"{c}_mu.csv", ["f_Hz"] + cols,
-                               [[r[0]] + r[1 + 4 * injectors.index(c): 5 + 4 * injectors.index(c)]
-                                for r in contact_rows]))
+    for c, rows in contact_rows.items():
+        files.append(write_csv(out_dir / f"{c}_mu.csv",
+                               ["f_Hz"] + complex_columns(f"{c}_mu", "A_per_m"), rows))
     if plots:
         from . import plot
 

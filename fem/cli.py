@@ -36,10 +36,17 @@ def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")])
 
 @app.command()
 def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
-        out: Annotated[Path | None, typer.Option(help="Output folder [default: results/<name>]")] = None,
+        out: Annotated[Path | None,
+                       typer.Option(help="Output folder [default: results/<name>]")] = None,
         ) -> None:
     """Solve every frequency of a device; write CSV and PNG into results/<name>/."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from .api import run_device
     from .device import load_device

@@ -13,7 +13,7 @@ import math
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -96,7 +96,7 @@ def _build(cls, args: dict[str, tuple[str, Any]]):
         raise DeviceError(key, rule) from None
 
 
-MaterialSpec = Annotated[Union[FerromagnetSpec, NormalMetalSpec], Field(discriminator="kind")]
+MaterialSpec = Annotated[FerromagnetSpec | NormalMetalSpec, Field(discriminator="kind")]
 
 
 class LayerSpec(_Closed):
@@ -119,7 +119,8 @@ class ContactSpec(_Closed):
         if self.kind == "injection" and self.j_in_A_per_s is None:
             raise ValueError("j_in_A_per_s = [re, im] is required for kind = 'injection'")
         if self.kind != "injection" and self.j_in_A_per_s is not None:
-            raise ValueError(f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
+            raise ValueError(
+                f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
         return self
 
     @property
@@ -212,7 +213,7 @@ class Device(_Closed):
         """The device's frequencies [Hz]."""
         return self.frequencies.values()
 
-    def with_params(self, **changes) -> "Device":
+    def with_params(self, **changes) -> Device:
         """A copy with dotted-path changes, revalidated, e.g.
         ``device.with_params(**{"materials.Cu.tau_mL_s": 2e-11})``."""
         data = self.model_dump()
@@ -275,7 +276,8 @@ def validate_device(data: dict) -> Device:
     for i, lay in enumerate(dev.layers):
         if lay.material not in dev.materials:
             raise DeviceError(f"layers[{i}].material",
-                              f"unknown material {lay.material!r}; defined: {sorted(dev.materials)}")
+                              f"unknown material {lay.material!r}; "
+                              f"defined: {sorted(dev.materials)}")
     names = dev.layer_names()
     if len(set(names)) != len(names):
         raise DeviceError("layers", f"layer names must be unique, got {names}")

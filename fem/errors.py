@@ -20,7 +20,7 @@ class DeviceError(SpinfemError, ValueError):
         self.rule = rule
         super().__init__(f"{loc}: {rule}" if loc else rule)
 
-    def within(self, prefix: str) -> "DeviceError":
+    def within(self, prefix: str) -> DeviceError:
         """The same error with ``prefix`` put in front of its key path."""
         loc = f"{prefix}.{self.loc}" if self.loc else prefix
         return DeviceError(loc, self.rule)

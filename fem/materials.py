@@ -97,7 +97,7 @@ class Ferromagnet(_Material):
         means no lattice decay.
     """
 
-    __slots__ = ("chi_M", "chi_m", "D_m", "tau_mM", "r", "tau_ML", "tau_mL")
+    __slots__ = ("D_m", "chi_M", "chi_m", "r", "tau_ML", "tau_mL", "tau_mM")
     kind = "ferromagnet"
     params = ("chi_M", "chi_m", "D_m", "tau_mM", "tau_ML", "tau_mL")
 
@@ -123,7 +123,8 @@ class Ferromagnet(_Material):
             if math.isinf(r):
                 raise DeviceError("r", "must be finite")
             if xi == 1.0:
-                raise DeviceError("r", "needs chi_m < chi_M: r = (1 - xi)/tau_mM vanishes at xi = 1; "
+                raise DeviceError("r", "needs chi_m < chi_M: r = (1 - xi)/tau_mM vanishes "
+                                  "at xi = 1; "
                                   "give tau_mM instead")
             tau_mM = (1.0 - xi) / r
         self._set(chi_M=chi_M, chi_m=chi_m, D_m=D_m, tau_mM=tau_mM, r=(1.0 - xi) / tau_mM,
@@ -172,7 +173,7 @@ class NormalMetal(_Material):
         Spin-flip time [s]; ``inf`` (default) means no spin flip.
     """
 
-    __slots__ = ("chi_m", "D_m", "tau_mL")
+    __slots__ = ("D_m", "chi_m", "tau_mL")
     kind = "normal_metal"
     params = ("chi_m", "D_m", "tau_mL")
     xi = 0.0

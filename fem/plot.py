@@ -33,7 +33,8 @@ def _shade_layers(ax, device: Device):
     for i, lay in enumerate(device.layers):
         kind = device.materials[lay.material].kind
         ax.axvspan(edges[i], edges[i + 1], color=LAYER_COLOURS[kind], alpha=0.5, lw=0)
-        ax.text((edges[i] + edges[i + 1]) / 2, 1.0, lay.material, transform=ax.get_xaxis_transform(),
+        ax.text((edges[i] + edges[i + 1]) / 2, 1.0, lay.material,
+                transform=ax.get_xaxis_transform(),
                 ha="center", va="bottom", fontsize=8)
 
 

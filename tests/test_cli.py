@@ -25,7 +25,8 @@ BROKEN = {
     "unknown_material": (GOOD.replace('material = "Cu"', 'material = "Ag"'), "layers[1].material"),
     "unit_key": (GOOD.replace("thickness_nm = 300", "thickness_um = 0.3"),
                  "layers[1].thickness_um: unknown key"),
-    "unphysical": (GOOD.replace("chi_m = 0.3", "chi_m = 3.0"), "materials.Py.chi_m: must be <= chi_M"),
+    "unphysical": (GOOD.replace("chi_m = 0.3", "chi_m = 3.0"),
+                   "materials.Py.chi_m: must be <= chi_M"),
     "negative_time": (GOOD.replace("tau_mM_s = 1.0e-13", "tau_mM_s = -1.0e-13"),
                       "materials.Py.tau_mM_s: must be > 0"),
     "contact_face": (GOOD.replace('at = "x_max"', 'at = "top"'), "contacts.end.at"),
@@ -76,8 +77,9 @@ def test_run_writes_csv_and_png_matching_exact(tmp_path):
     rows = list(csv.DictReader((out / "injector_mu.csv").open()))
     assert [float(r["f_Hz"]) for r in rows] == [1e6, 1e9, 1e12]
 
-    import fem
     from conftest import exact_bar
+
+    import fem
 
     dev = fem.load_device(path)
     for r in rows:
