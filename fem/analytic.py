@@ -286,3 +286,352 @@ def homogeneous_bar(x, *, length: float, sigma: float, q: complex, j_in: complex
     if far_end == "ground":
         return j_in * (e - refl) / (sigma * q * (1.0 + e2))
     raise ValueError(f"far_end must be insulating, ground or lead, not {far_end!r}")
+
+
+# ------------------------------------------- nonlocal spin valve (1D network)
+def channel_point_injection(x, *, I_in: complex, sigma: float, q: complex, area: float):
+    """``mu(x) = I_in exp(-q|x|) / (2 sigma q area)`` [A/m]: an infinite 1D channel
+    (spin conductance ``sigma * area`` [m^4/s]) with a point injection of spin
+    current ``I_in`` [A m^2/s = (A/s) m^2] at ``x = 0``; half of ``I_in`` flows
+    each way, each half into a semi-infinite lead of admittance ``sigma area q``.
+    """
+    x = np.asarray(x, dtype=float)
+    return I_in * np.exp(-q * np.abs(x)) / (2.0 * sigma * q * area)
+
+
+def _sinh_ratio(q: complex, s, d: float):
+    """``sinh(q s)/sinh(q d)`` (``|.| <~ 1`` for ``0 <= s <= d``); ``s/d`` at ``q = 0``."""
+    s = np.asarray(s, dtype=float)
+    z = q * d
+    if z == 0:
+        return s / d + 0j
+    if abs(z) <= 1.0:
+        return np.sinh(q * s) / np.sinh(z)
+    return np.exp(-q * (d - s)) * (1.0 - np.exp(-2.0 * q * s)) / (1.0 - np.exp(-2.0 * z))
+
+
+def _sinh_ratio_ds(q: complex, s, d: float):
+    """``d/ds [sinh(q s)/sinh(q d)] = q cosh(q s)/sinh(q d)``; ``1/d`` at ``q = 0``."""
+    s = np.asarray(s, dtype=float)
+    z = q * d
+    if z == 0:
+        return 1.0 / d + 0j * s
+    if abs(z) <= 1.0:
+        return np.cosh(q * s) * (z / np.sinh(z)) / d
+    return q * np.exp(-q * (d - s)) * (1.0 + np.exp(-2.0 * q * s)) / (1.0 - np.exp(-2.0 * z))
+
+
+def _sech_tanh(z: complex):
+    """``(sech z, tanh z)`` without overflow (``Re z >= 0``)."""
+    if abs(z) <= 1.0:
+        return 1.0 / np.cosh(z), np.tanh(z)
+    e2 = np.exp(-2.0 * z)
+    return 2.0 * np.exp(-z) / (1.0 + e2), (1.0 - e2) / (1.0 + e2)
+
+
+def _nlsv_check(sigma_N, q_N, A_N, sigma_F, q_F, A_F, t_F, L, G_s, A_c):
+    for name, v in (("sigma_N", sigma_N), ("A_N", A_N), ("sigma_F", sigma_F), ("A_F", A_F),
+                    ("t_F", t_F), ("L", L)):
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+    if not complex(q_N).real > 0:
+        raise ValueError(f"q_N must have Re q_N > 0 (decaying channel), got {q_N!r}")
+    if complex(q_F).real < 0:
+        raise ValueError(f"q_F must have Re q_F >= 0, got {q_F!r}")
+    A_c = A_F if A_c is None else float(A_c)
+    if not (np.isfinite(A_c) and A_c > 0):
+        raise ValueError(f"A_c must be finite and > 0, got {A_c!r}")
+    G_s = float(G_s)
+    if np.isnan(G_s) or G_s < 0:
+        raise ValueError(f"G_s must be >= 0 (inf: transparent), got {G_s!r}")
+    return A_c, G_s
+
+
+class NonlocalSpinValve1D:
+    """Exact 1D network model of a lateral nonlocal spin valve at one frequency.
+
+    Geometry: a normal-metal channel ``-inf < x < inf`` (spin conductance
+    ``sigma_N A_N``, decay constant ``q_N``) with two ferromagnetic electrodes
+    (``sigma_F A_F``, ``q_F``, thickness ``t_F``), each a vertical segment
+    ``0 <= s <= t_F`` (``s`` measured *downwards* from the electrode's top)
+    joined to the channel at one node: the injector at ``x = 0``, the detector
+    at ``x = L``.  ``I_in`` [A m^2/s, i.e. ``j_in`` times area] flows into the
+    injector's top (``-sigma_F A_F mu'(0) = I_in``); the detector's top is
+    insulating.  Junction: transparent (``G_s = inf``: ``mu`` continuous) or
+    spin-resistive, ``J = G_s A_c (mu_F(t_F) - mu_N(node))`` where ``J`` is the
+    current down through the junction; in both cases ``J`` equals the current
+    out of the segment's bottom and (Kirchhoff) the sum of the currents into
+    the two channel branches at the node,
+    ``J = sigma_N A_N (mu_N'(node-) - mu_N'(node+))``.
+
+    Every branch obeys ``mu'' = q^2 mu`` (the eliminated-``dM`` equation
+    ``-div(sigma grad mu) + chi_m kappa mu = 0`` in 1D).
+
+    Derivation (nodal analysis).  A segment of length ``d`` between end values
+    ``u0`` (at ``s = 0``) and ``u1`` (at ``s = d``) is exactly
+
+        mu(s) = u0 S(d - s) + u1 S(s),     S(s) = sinh(q s)/sinh(q d),
+
+    so the currents *into* the segment at its two ends are
+    ``sigma A q [[coth qd, -csch qd], [-csch qd, coth qd]] (u0, u1)``; a
+    semi-infinite channel branch draws ``Y_N u`` with ``Y_N = sigma_N A_N q_N``
+    (``mu = u exp(-q_N |x - x_node|)``).  The unknowns are the six end values
+    (channel nodes ``u0 = mu_N(0)``, ``u1 = mu_N(L)``; each electrode's top
+    and bottom) and the two junction currents ``J_I, J_D``; the eight
+    equations are current conservation at the six points and the two junction
+    laws, written as ``a (mu_F - mu_N) - b J = 0`` with
+    ``(a, b) = (G Y, Y)/(G + Y)``, ``G = G_s A_c``, so that ``G_s = 0`` and
+    ``G_s = inf`` are both regular.  ``S``, ``q coth``, ``q csch`` are
+    evaluated from decaying exponentials only (``|S| <= ~1``), so the system
+    stays well conditioned for ``L >> 1/Re q_N`` and ``t_F >> 1/Re q_F``, and
+    ``q_F -> 0`` (a ferromagnet without relaxation at ``omega = 0``) is the
+    regular limit ``S = s/d``.  See :func:`nlsv_closed_form` for the same
+    network reduced by hand (an independent derivation) and its limits.
+
+    Attributes: ``mu_detector`` (mu at the detector's top: the quantity a
+    detector contact on the top face averages), ``mu_injector`` (injector top),
+    ``transfer`` (``mu_detector / I_in``), ``mu_nodes`` (channel values at
+    ``x = 0, L``), ``mu_bottoms`` (electrode bottoms, injector first),
+    ``junction_currents`` (``J_I, J_D``, positive downwards into the channel).
+    """
+
+    _ELECTRODES = ("injector", "detector")
+    _BRANCHES = ("left", "middle", "right")
+
+    def __init__(self, *, sigma_N: float, q_N: complex, A_N: float, sigma_F: float,
+                 q_F: complex, A_F: float, t_F: float, L: float, I_in: complex,
+                 G_s: float = np.inf, A_c: float | None = None):
+        A_c, G_s = _nlsv_check(sigma_N, q_N, A_N, sigma_F, q_F, A_F, t_F, L, G_s, A_c)
+        self.sigma_N, self.q_N, self.A_N = float(sigma_N), complex(q_N), float(A_N)
+        self.sigma_F, self.q_F, self.A_F = float(sigma_F), complex(q_F), float(A_F)
+        self.t_F, self.L, self.I_in = float(t_F), float(L), complex(I_in)
+        self.G_s, self.A_c = G_s, A_c
+        gN, gF = self.sigma_N * self.A_N, self.sigma_F * self.A_F
+        Y_lead = gN * self.q_N
+        aN = gN * complex(_sinh_ratio_ds(self.q_N, self.L, self.L))   # sigma A q coth(q L)
+        bN = gN * complex(_sinh_ratio_ds(self.q_N, 0.0, self.L))      # sigma A q csch(q L)
+        aF = gF * complex(_sinh_ratio_ds(self.q_F, self.t_F, self.t_F))
+        bF = gF * complex(_sinh_ratio_ds(self.q_F, 0.0, self.t_F))
+        Y = abs(aF)  # scale of the junction rows and of the current unknowns
+        G = G_s * A_c
+        if np.isinf(G):
+            ja, jb = Y, 0.0
+        else:
+            ja, jb = G * Y / (G + Y), Y / (G + Y)
+        # unknowns: u0, u1, vIT, vIB, vDT, vDB, J_I/Y, J_D/Y
+        M = np.zeros((8, 8), dtype=complex)
+        rhs = np.zeros(8, dtype=complex)
+        M[0, [2, 3]] = aF, -bF                              # injector top
+        rhs[0] = self.I_in
+        M[1, [2, 3, 6]] = -bF, aF, Y                        # injector bottom
+        M[2, [0, 1, 6]] = Y_lead + aN, -bN, -Y              # channel node x = 0
+        M[3, [0, 1, 7]] = -bN, Y_lead + aN, -Y              # channel node x = L
+        M[4, [4, 5, 7]] = -bF, aF, Y                        # detector bottom
+        M[5, [4, 5]] = aF, -bF                              # detector top
+        M[6, [3, 0, 6]] = ja, -ja, -jb * Y                  # injector junction
+        M[7, [5, 1, 7]] = ja, -ja, -jb * Y                  # detector junction
+        scale = np.abs(M).max(axis=1)
+        x = np.linalg.solve(M / scale[:, None], rhs / scale)
+        self._u = x[:2]
+        self._v = {"injector": x[2:4], "detector": x[4:6]}
+        self.junction_currents = (x[6] * Y, x[7] * Y)
+        self.mu_nodes = (x[0], x[1])
+        self.mu_bottoms = (x[3], x[5])
+        self.mu_injector = x[2]
+        self.mu_detector = x[4]
+        self.transfer = self.mu_detector / self.I_in if self.I_in != 0 else np.nan + 0j
+
+    # channel ------------------------------------------------------------
+    def _branch(self, x, branch):
+        if branch is not None:
+            if branch not in self._BRANCHES:
+                raise ValueError(f"branch must be one of {self._BRANCHES}, not {branch!r}")
+            return np.full(x.shape, self._BRANCHES.index(branch))
+        return np.where(x < 0.0, 0, np.where(x > self.L, 2, 1))
+
+    def _channel(self, x, branch, derivative):
+        x = np.asarray(x, dtype=float)
+        b = self._branch(x, branch)
+        q, L = self.q_N, self.L
+        u0, u1 = self._u
+        out = np.empty(x.shape, dtype=complex)
+        sel = b == 0
+        out[sel] = u0 * np.exp(q * x[sel]) * (q if derivative else 1.0)
+        sel = b == 2
+        out[sel] = u1 * np.exp(-q * (x[sel] - L)) * (-q if derivative else 1.0)
+        sel = b == 1
+        xs = x[sel]
+        if derivative:
+            out[sel] = -u0 * _sinh_ratio_ds(q, L - xs, L) + u1 * _sinh_ratio_ds(q, xs, L)
+        else:
+            out[sel] = u0 * _sinh_ratio(q, L - xs, L) + u1 * _sinh_ratio(q, xs, L)
+        return out
+
+    def mu_channel(self, x, branch: str | None = None):
+        """Channel ``mu(x)`` [A/m]; ``branch`` ("left" ``x<0``, "middle", "right"
+        ``x>L``) forces one branch's formula (for one-sided values at a node)."""
+        return self._channel(x, branch, derivative=False)
+
+    def dmu_channel_dx(self, x, branch: str | None = None):
+        """Channel ``d mu/dx`` [A/m^2]; see :meth:`mu_channel` for ``branch``."""
+        return self._channel(x, branch, derivative=True)
+
+    def channel_current(self, x, branch: str | None = None):
+        """Spin current along ``+x`` in the channel, ``-sigma_N A_N mu'`` [A m^2/s]."""
+        return -self.sigma_N * self.A_N * self.dmu_channel_dx(x, branch)
+
+    # electrodes ---------------------------------------------------------
+    def _ends(self, which):
+        if which not in self._ELECTRODES:
+            raise ValueError(f"which must be one of {self._ELECTRODES}, not {which!r}")
+        return self._v[which]
+
+    def mu_electrode(self, s, which: str = "detector"):
+        """``mu`` [A/m] in an electrode at depth ``s`` below its top (``0 <= s <= t_F``)."""
+        top, bot = self._ends(which)
+        s = np.asarray(s, dtype=float)
+        return top * _sinh_ratio(self.q_F, self.t_F - s, self.t_F) + bot * _sinh_ratio(
+            self.q_F, s, self.t_F)
+
+    def dmu_electrode_ds(self, s, which: str = "detector"):
+        """``d mu/ds`` [A/m^2] in an electrode (``s`` downwards from the top)."""
+        top, bot = self._ends(which)
+        s = np.asarray(s, dtype=float)
+        return -top * _sinh_ratio_ds(self.q_F, self.t_F - s, self.t_F) + bot * _sinh_ratio_ds(
+            self.q_F, s, self.t_F)
+
+    def electrode_current(self, s, which: str = "detector"):
+        """Downward spin current ``-sigma_F A_F mu'(s)`` [A m^2/s] in an electrode."""
+        return -self.sigma_F * self.A_F * self.dmu_electrode_ds(s, which)
+
+
+def nlsv_network(*, sigma_N: float, q_N: complex, A_N: float, sigma_F: float, q_F: complex,
+                 A_F: float, t_F: float, L: float, I_in: complex, G_s: float = np.inf,
+                 A_c: float | None = None) -> complex:
+    """``mu`` [A/m] at the detector's top of the 1D NLSV network
+    (:class:`NonlocalSpinValve1D`, solved as a linear system)."""
+    return NonlocalSpinValve1D(sigma_N=sigma_N, q_N=q_N, A_N=A_N, sigma_F=sigma_F, q_F=q_F,
+                               A_F=A_F, t_F=t_F, L=L, I_in=I_in, G_s=G_s, A_c=A_c).mu_detector
+
+
+class NLSVClosedForm(NamedTuple):
+    """Closed-form NLSV network values (see :func:`nlsv_closed_form`)."""
+
+    mu_detector: complex
+    mu_injector: complex
+    mu_node_injector: complex
+    mu_node_detector: complex
+    J_injector: complex
+    J_detector: complex
+    g: complex          # Y_e / (2 Y_N): electrode shunt relative to the channel
+    tau: complex        # G/(G + Y_F): junction transmission
+
+
+def nlsv_closed_form(*, sigma_N: float, q_N: complex, A_N: float, sigma_F: float,
+                     q_F: complex, A_F: float, t_F: float, L: float, I_in: complex,
+                     G_s: float = np.inf, A_c: float | None = None) -> NLSVClosedForm:
+    """The NLSV network of :class:`NonlocalSpinValve1D` reduced by hand.
+
+    * An electrode with an insulating top, seen from its bottom, is a shunt of
+      admittance ``Y_F = sigma_F A_F q_F tanh(z)``, ``z = q_F t_F`` (current
+      into it per ``mu`` at its bottom).  The injector with ``I_in`` at its top
+      is a Norton source ``I_in sech(z)`` in parallel with ``Y_F``.
+    * A junction ``G = G_s A_c`` in series: ``tau = G/(G + Y_F)`` (1 when
+      transparent); the electrode then loads its node with
+      ``Y_e = tau Y_F`` and the injector's source becomes ``I_s = tau I_in sech z``.
+    * The infinite channel's Green function: a current ``I_k`` injected at
+      ``x_k`` gives ``mu_N = I_k exp(-q_N|x - x_k|)/(2 Y_N)``,
+      ``Y_N = sigma_N A_N q_N``.  With ``I_0 = I_s - Y_e mu_0``,
+      ``I_1 = -Y_e mu_1``, ``g = Y_e/(2 Y_N)``, ``E = exp(-q_N L)``:
+
+          mu_N(L) = I_s E / (2 Y_N D),  mu_N(0) = I_s (1 + g - g E^2)/(2 Y_N D),
+          D = (1 + g)^2 - g^2 E^2,
+
+      and the detector top is ``mu_det = tau sech(z) mu_N(L)``, i.e.
+
+          mu_det = I_in E tau^2 sech^2(q_F t_F) / (2 Y_N [(1 + g)^2 - g^2 E^2]).
+
+    Limits (checked in ``tests/test_analytic_network.py``):
+
+    * thin or weakly absorbing electrodes, transparent (``g -> 0``, ``z -> 0``):
+      ``mu_det -> I_in E/(2 Y_N)`` = :func:`channel_point_injection` at ``x = L``;
+      ``mu_det/that - 1 = -2 g - z^2 + O(g^2, z^4, g z^2)`` and, for thin
+      electrodes, ``2 g ~ sigma_F A_F q_F^2 t_F / Y_N``.
+    * transparent, any ``t_F``: ``mu_det = sech(q_F t_F) mu_N(L)`` exactly.
+    * strongly absorbing transparent electrodes (``|g| >> 1``, ``|g| |1 - E^2| >> 1``):
+      ``mu_det ~ I_in Y_N sech^2(z) / (Y_F^2 sinh(q_N L))``.
+    * ``G_s -> 0``: ``mu_det ~ I_in E (G_s A_c)^2 / (2 Y_N (sigma_F A_F q_F sinh z)^2)``
+      (``O(G_s^2)``: two junctions in series); ``G_s -> inf``: the transparent
+      result with an ``O(Y_F/(G_s A_c))`` correction.
+
+    See also :func:`nlsv_detector_limits`.
+    """
+    A_c, G_s = _nlsv_check(sigma_N, q_N, A_N, sigma_F, q_F, A_F, t_F, L, G_s, A_c)
+    q_N, q_F, I_in = complex(q_N), complex(q_F), complex(I_in)
+    Y_N = sigma_N * A_N * q_N
+    sech, tanh = _sech_tanh(q_F * t_F)
+    Y_F = sigma_F * A_F * q_F * tanh
+    G = G_s * A_c
+    tau = 1.0 + 0j if np.isinf(G) else G / (G + Y_F)
+    Y_e = tau * Y_F
+    g = Y_e / (2.0 * Y_N)
+    E = np.exp(-q_N * L)
+    D = (1.0 + g) ** 2 - g**2 * E**2
+    I_s = tau * I_in * sech
+    mu1 = I_s * E / (2.0 * Y_N * D)
+    mu0 = I_s * (1.0 + g - g * E**2) / (2.0 * Y_N * D)
+    J_I = I_s - Y_e * mu0
+    J_D = -Y_e * mu1
+    # injector top: segment with I_in in at the top and J_I out at the bottom:
+    # mu_top = I_in tanh(z)/(sigma_F A_F q_F) + mu_bottom sech(z)
+    gF = sigma_F * A_F
+    if q_F * t_F == 0:
+        drop = I_in * t_F / gF
+    else:
+        drop = I_in * tanh / (gF * q_F)
+    if np.isinf(G):
+        v_bot = mu0
+    elif abs(G) >= abs(Y_F):
+        v_bot = mu0 + J_I / G
+    else:  # current out of the bottom = I_in sech z - Y_F v_bot
+        v_bot = (I_in * sech - J_I) / Y_F
+    return NLSVClosedForm(mu_detector=tau * sech * mu1, mu_injector=drop + v_bot * sech,
+                          mu_node_injector=mu0, mu_node_detector=mu1,
+                          J_injector=J_I, J_detector=J_D, g=g, tau=tau)
+
+
+def nlsv_detector_limits(*, sigma_N: float, q_N: complex, A_N: float, sigma_F: float,
+                         q_F: complex, A_F: float, t_F: float, L: float, I_in: complex,
+                         G_s: float = np.inf, A_c: float | None = None) -> dict:
+    """Limiting forms of ``mu_det`` (see :func:`nlsv_closed_form`), each valid only
+    in its regime:
+
+    * ``"point_injection"``: ``I_in exp(-q_N L)/(2 sigma_N q_N A_N)`` (thin /
+      non-absorbing electrodes, transparent);
+    * ``"transparent"``: the exact ``G_s = inf`` value;
+    * ``"strong_absorption"``: ``I_in Y_N sech^2(z)/(Y_F^2 sinh(q_N L))``
+      (transparent, ``|g| >> 1``);
+    * ``"weak_coupling"``: ``I_in E (G_s A_c)^2/(2 Y_N (sigma_F A_F q_F sinh z)^2)``
+      (``G_s A_c << |Y_F|, |Y_N|``).
+    """
+    A_c, G_s = _nlsv_check(sigma_N, q_N, A_N, sigma_F, q_F, A_F, t_F, L, G_s, A_c)
+    q_N, q_F = complex(q_N), complex(q_F)
+    z = q_F * t_F
+    sech, tanh = _sech_tanh(z)
+    Y_N = sigma_N * A_N * q_N
+    Y_F = sigma_F * A_F * q_F * tanh
+    E = np.exp(-q_N * L)
+    kw = dict(sigma_N=sigma_N, q_N=q_N, A_N=A_N, sigma_F=sigma_F, q_F=q_F, A_F=A_F,
+              t_F=t_F, L=L, I_in=I_in, A_c=A_c)
+    out = {
+        "point_injection": complex(channel_point_injection(L, I_in=I_in, sigma=sigma_N, q=q_N,
+                                                           area=A_N)),
+        "transparent": nlsv_closed_form(**kw, G_s=np.inf).mu_detector,
+        # 1/sinh(q_N L) = 2 E/(1 - E^2): no overflow for q_N L >> 1
+        "strong_absorption": (I_in * Y_N * sech**2 * 2.0 * E / (Y_F**2 * (1.0 - E**2))
+                              if Y_F != 0 else np.inf + 0j),
+        "weak_coupling": (I_in * E * (G_s * A_c) ** 2 * (sech / tanh) ** 2
+                          / (2.0 * Y_N * (sigma_F * A_F * q_F) ** 2)
+                          if Y_F != 0 and np.isfinite(G_s) else np.nan + 0j),
+    }
+    return out

@@ -2,10 +2,14 @@
 
 The discrete system at angular frequency ``omega`` is always::
 
-    A(omega) = K + sum_materials c_mat(omega) M_mat,   c = chi_m kappa(omega) / rate
+    A(omega) = K + sum_materials c_mat(omega) M_mat + sum_leads s_lead(omega) S_lead
 
-with ``K`` the sigma-weighted stiffness and ``M_mat`` the mass matrix over
-the regions of one material, all in scaled units.  They are assembled once;
+with ``K`` the sigma-weighted stiffness plus the interface terms
+``G_s/(L0 R0) int (u_a - u_b)(v_a - v_b)`` of split spin-resistive interfaces,
+``M_mat`` the ``chi_m``-weighted mass matrix over the regions of one material
+(``c = kappa(omega)/R0``), and ``S_lead`` the boundary mass of a semi-infinite
+lead (``s = sigma q(omega)/(L0 R0)``, the non-reflecting Robin condition), all in
+scaled units.  They are assembled once;
 a frequency is a linear combination of their data arrays (aligned on one
 sparsity pattern) and a solve.
 """
@@ -35,6 +39,8 @@ class Blocks:
         Stiffness ``sum_r sigma_r/(L0^2 R0) int grad u . grad v`` on ``pattern``.
     M : dict[str, ndarray]
         Per material, ``chi_m int u v`` on ``pattern``.
+    S : dict[tuple[str, str], ndarray]
+        Per lead contact and adjacent region, ``int_contact u v`` on ``pattern``.
     loads : dict[str, ndarray]
         Per contact and region, ``int_contact v`` over all nodes (scaled area);
         keys ``(contact, region)``.
@@ -48,6 +54,7 @@ class Blocks:
     pattern: sp.csr_matrix
     K: np.ndarray
     M: dict[str, np.ndarray]
+    S: dict[tuple[str, str], np.ndarray]
     loads: dict[tuple[str, str], np.ndarray]
     free: np.ndarray
     materials: dict[str, Material]
@@ -68,6 +75,10 @@ class Blocks:
         data = self.K.astype(complex)
         for name, c in self.coefficients(omega).items():
             data += c * self.M[name]
+        s = self.dmesh.scales
+        for (_, region), S in self.S.items():
+            mat = self.materials[self.dmesh.region_material[region]]
+            data += mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s) * S
         p = self.pattern
         return sp.csr_matrix((data, p.indices, p.indptr), shape=p.shape)
 
@@ -92,8 +103,19 @@ def _aligned(pattern: sp.csr_matrix, block: sp.spmatrix) -> np.ndarray:
     return out
 
 
+def _interface_matrix(mesh, elem, itf) -> sp.csr_matrix:
+    """``int (u_a - u_b)(v_a - v_b)`` over an interface (scaled units)."""
+    Mg = asm(mass, FacetBasis(mesh, elem, facets=itf.facets))
+    n = mesh.nvertices
+    k = itf.nodes_a.size
+    D = sp.csr_matrix((np.r_[np.ones(k), -np.ones(k)],
+                       (np.r_[itf.nodes_a, itf.nodes_a], np.r_[itf.nodes_a, itf.nodes_b])),
+                      shape=(n, n))
+    return (D.T @ Mg @ D).tocsr()
+
+
 def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
-             grounded: list[str] = ()) -> Blocks:
+             grounded: list[str] = (), leads: list[str] = ()) -> Blocks:
     """Assemble the blocks of a device mesh once.
 
     Parameters
@@ -103,6 +125,8 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
         Material objects by the names used in ``dmesh.region_material``.
     grounded : list[str]
         Contacts held at ``mu = 0``.
+    leads : list[str]
+        Contacts that continue as semi-infinite leads of the adjacent material.
     """
     mesh = dmesh.mesh
     elem = element_type(mesh)
@@ -116,15 +140,20 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
         K = K + (mat.sigma / scales.diffusivity_m2_per_s) * asm(stiffness, basis)
         Mr = mat.chi_m * asm(mass, basis)
         M[mat_name] = M[mat_name] + Mr if mat_name in M else Mr
+    for itf in dmesh.interfaces:
+        K = K + itf.G_s / (scales.length_m * scales.rate_per_s) * _interface_matrix(mesh, elem, itf)
 
-    loads = {}
+    loads, S = {}, {}
     for contact in dmesh.contacts:
         facets = dmesh.contact_facets(contact)
         owner = dmesh.element_region[mesh.f2t[0, facets]]
         for i, region in enumerate(dmesh.region_names):
             sel = facets[owner == i]
             if sel.size:
-                loads[(contact, region)] = asm(unit_load, FacetBasis(mesh, elem, facets=sel))
+                fb = FacetBasis(mesh, elem, facets=sel)
+                loads[(contact, region)] = asm(unit_load, fb)
+                if contact in leads:
+                    S[(contact, region)] = asm(mass, fb)
 
     fixed = np.unique(np.concatenate(
         [mesh.facets[:, dmesh.contact_facets(c)].ravel() for c in grounded]
@@ -136,13 +165,15 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
 
     Kf = restrict(K)
     Mf = {k: restrict(v) for k, v in M.items()}
+    Sf = {k: restrict(v) for k, v in S.items()}
     pattern = abs(Kf)
-    for v in Mf.values():
+    for v in [*Mf.values(), *Sf.values()]:
         pattern = pattern + abs(v)
     pattern = pattern.tocsr()
     pattern.sort_indices()
     return Blocks(
         dmesh=dmesh, pattern=pattern, K=_aligned(pattern, Kf),
-        M={k: _aligned(pattern, v) for k, v in Mf.items()}, loads=loads, free=free,
+        M={k: _aligned(pattern, v) for k, v in Mf.items()},
+        S={k: _aligned(pattern, v) for k, v in Sf.items()}, loads=loads, free=free,
         materials={k: materials[k] for k in M},
     )

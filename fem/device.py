@@ -3,162 +3,107 @@
 Every dimensional key carries its unit (``thickness_nm``, ``tau_mM_s``);
 :func:`load_device` validates a file and returns a frozen :class:`Device`.
 Any problem -- a TOML syntax error, an unknown key, a wrong type, an
-unphysical parameter -- becomes a :class:`~fem.errors.DeviceError` whose
-message names the key path and the rule.
+unphysical parameter, an impossible geometry -- becomes a
+:class:`~fem.errors.DeviceError` whose message names the key path and the rule.
+
+Geometries (``[device] geometry``):
+
+* ``stack``: ``[[layers]]`` along x from the injection face ``x = 0``; faces
+  ``x_min``, ``x_max`` (``y_*``, ``z_*`` in 2D/3D); ``mesher = "structured"``
+  (scikit-fem's tensor meshes, default) or ``"gmsh"``.
+* ``pillar``: a CPP spin-valve pillar, ``[[layers]]`` from bottom to top along
+  z (the second coordinate in 2D), cross-section ``"rectangle"`` (``width_nm``
+  along x, ``depth_nm`` along y) or ``"ellipse"`` (axes ``width_nm``, ``depth_nm``);
+  faces ``bottom``, ``top``, ``sides``.
+* ``nonlocal_spin_valve``: ``[channel]`` along x centred on the midpoint of
+  ``[electrodes]`` (injector at ``x = -spacing/2``, detector at ``+spacing/2``,
+  on top of the channel); faces ``injector_top``, ``detector_top``,
+  ``channel_x_min``, ``channel_x_max``, ``channel_bottom``; regions
+  ``channel``, ``injector``, ``detector``.  ``dimension = 2`` is the x-z
+  cross-section per unit depth in y.
+* ``mesh``: a user mesh (``mesh = "path"``, any meshio format, coordinates in
+  ``mesh_unit``) with ``[regions]`` mapping physical-group names to materials;
+  contacts name physical groups.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import DeviceError
-from .materials import Ferromagnet, Material, NormalMetal
-from .units import to_si
+from .materials import Material
+from .specs import (
+    ChannelSpec,
+    ContactSpec,
+    ElectrodesSpec,
+    FrequencySpec,
+    InterfaceSpec,
+    LayerSpec,
+    MaterialSpec,
+    PositiveFloat,
+    _Closed,
+)
+from .units import SUFFIX_TO_SI, to_si
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Time = Annotated[float, Field(gt=0)]  # "inf" allowed: no lattice decay
+Geometry = Literal["stack", "pillar", "nonlocal_spin_valve", "mesh"]
 
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+NLSV_FACES = ["injector_top", "detector_top", "channel_x_min", "channel_x_max", "channel_bottom"]
+PILLAR_FACES = ["bottom", "top", "sides"]
 
 
 class DeviceSection(_Closed):
     """``[device]``: name, geometry and sizes (nm)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
-    geometry: Literal["stack"] = "stack"
+    geometry: Geometry = "stack"
     dimension: Literal[1, 2, 3] = 1
     width_nm: PositiveFloat | None = None
     height_nm: PositiveFloat | None = None
+    depth_nm: PositiveFloat | None = None
+    cross_section: Literal["rectangle", "ellipse"] = "rectangle"
+    mesher: Literal["structured", "gmsh"] = "structured"
     mesh_size_nm: PositiveFloat | None = None
+    mesh: str | None = None
+    mesh_unit: Literal["nm", "um", "m"] = "nm"
 
     @model_validator(mode="after")
-    def _sizes_for_dimension(self):
-        if self.dimension >= 2 and self.width_nm is None:
-            raise ValueError(f"width_nm is required when dimension = {self.dimension}")
-        if self.dimension == 3 and self.height_nm is None:
-            raise ValueError("height_nm is required when dimension = 3")
-        return self
-
-
-class FerromagnetSpec(_Closed):
-    """``[materials.X]`` with ``kind = "ferromagnet"``."""
-
-    kind: Literal["ferromagnet"]
-    chi_M: float
-    chi_m: float
-    D_m_m2_per_s: float
-    tau_mM_s: float | None = None
-    r_per_s: float | None = None
-    tau_ML_s: Time = math.inf
-    tau_mL_s: Time = math.inf
-
-    def build(self) -> Ferromagnet:
-        return _build(Ferromagnet, dict(
-            chi_M=("chi_M", self.chi_M), chi_m=("chi_m", self.chi_m),
-            D_m=("D_m_m2_per_s", self.D_m_m2_per_s), tau_mM=("tau_mM_s", self.tau_mM_s),
-            r=("r_per_s", self.r_per_s), tau_ML=("tau_ML_s", self.tau_ML_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s)))
-
-
-class NormalMetalSpec(_Closed):
-    """``[materials.X]`` with ``kind = "normal_metal"``."""
-
-    kind: Literal["normal_metal"]
-    chi_m: float
-    D_m_m2_per_s: float
-    tau_mL_s: Time = math.inf
-
-    def build(self) -> NormalMetal:
-        return _build(NormalMetal, dict(
-            chi_m=("chi_m", self.chi_m), D_m=("D_m_m2_per_s", self.D_m_m2_per_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s)))
-
-
-def _build(cls, args: dict[str, tuple[str, Any]]):
-    """Construct a material, reporting errors under the device-file key names."""
-    try:
-        return cls(**{k: (None if v is None else to_si(key, v) if key != k else v)
-                      for k, (key, v) in args.items()})
-    except DeviceError as err:
-        key = args.get(err.loc, (err.loc,))[0]
-        rule = err.rule
-        for k, (file_key, _) in args.items():  # speak the file's key names
-            rule = re.sub(rf"\b{k}\b", file_key, rule)
-        raise DeviceError(key, rule) from None
-
-
-MaterialSpec = Annotated[FerromagnetSpec | NormalMetalSpec, Field(discriminator="kind")]
-
-
-class LayerSpec(_Closed):
-    """``[[layers]]``: one layer of a stack, in order from the injection face."""
-
-    material: str
-    thickness_nm: PositiveFloat
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
-
-
-class ContactSpec(_Closed):
-    """``[contacts.X]``: where a contact sits and what it does."""
-
-    at: str
-    kind: Literal["injection", "ground", "insulating"]
-    j_in_A_per_s: tuple[float, float] | None = None
-
-    @model_validator(mode="after")
-    def _amplitude(self):
-        if self.kind == "injection" and self.j_in_A_per_s is None:
-            raise ValueError("j_in_A_per_s = [re, im] is required for kind = 'injection'")
-        if self.kind != "injection" and self.j_in_A_per_s is not None:
-            raise ValueError(
-                f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
+    def _sizes_for_geometry(self):
+        g, d = self.geometry, self.dimension
+        if g == "stack":
+            if d >= 2 and self.width_nm is None:
+                raise ValueError(f"width_nm is required when dimension = {d}")
+            if d == 3 and self.height_nm is None:
+                raise ValueError("height_nm is required when dimension = 3")
+            if d == 1 and self.mesher == "gmsh":
+                raise ValueError("mesher = 'gmsh' needs dimension 2 or 3")
+        elif g == "pillar":
+            if d == 1:
+                raise ValueError("a pillar needs dimension 2 or 3")
+            if self.width_nm is None:
+                raise ValueError("width_nm is required for a pillar")
+            if d == 3 and self.depth_nm is None:
+                raise ValueError("depth_nm is required for a 3D pillar")
+            if d == 2 and self.cross_section == "ellipse":
+                raise ValueError("cross_section = 'ellipse' needs dimension = 3")
+        elif g == "nonlocal_spin_valve" and d == 1:
+            raise ValueError("a nonlocal spin valve needs dimension 2 or 3")
+        elif g == "mesh" and self.mesh is None:
+            raise ValueError("mesh = 'path/to/file.msh' is required for geometry = 'mesh'")
+        if g != "mesh" and self.mesh is not None:
+            raise ValueError("mesh is only allowed for geometry = 'mesh'")
+        if g != "stack" and self.mesher != "structured" and "mesher" in self.model_fields_set:
+            raise ValueError("mesher is a key of geometry = 'stack' only")
         return self
 
     @property
-    def j_in(self) -> complex:
-        """Injected spin-current density [A/s] (complex amplitude), 0 unless injection."""
-        if self.j_in_A_per_s is None:
-            return 0j
-        return complex(*self.j_in_A_per_s)
-
-
-class FrequencyRange(_Closed):
-    """``f_Hz = { start, stop, num, spacing }``."""
-
-    start: PositiveFloat
-    stop: PositiveFloat
-    num: Annotated[int, Field(ge=1)]
-    spacing: Literal["log", "linear"] = "log"
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.stop < self.start:
-            raise ValueError("stop must be >= start")
-        return self
-
-
-class FrequencySpec(_Closed):
-    """``[frequencies]``: a list of frequencies [Hz] or a range."""
-
-    f_Hz: Annotated[list[PositiveFloat], Field(min_length=1)] | FrequencyRange
-
-    def values(self) -> np.ndarray:
-        """The frequencies [Hz] as an array."""
-        f = self.f_Hz
-        if isinstance(f, FrequencyRange):
-            if f.spacing == "log":
-                return np.geomspace(f.start, f.stop, f.num)
-            return np.linspace(f.start, f.stop, f.num)
-        return np.asarray(f, dtype=float)
+    def uses_gmsh(self) -> bool:
+        return self.geometry in ("pillar", "nonlocal_spin_valve") or (
+            self.geometry == "stack" and self.mesher == "gmsh")
 
 
 class Device(_Closed):
@@ -166,9 +111,14 @@ class Device(_Closed):
 
     device: DeviceSection
     materials: Annotated[dict[str, MaterialSpec], Field(min_length=1)]
-    layers: Annotated[list[LayerSpec], Field(min_length=1)]
+    layers: list[LayerSpec] | None = None
+    channel: ChannelSpec | None = None
+    electrodes: ElectrodesSpec | None = None
+    regions: dict[str, str] | None = None
+    interfaces: list[InterfaceSpec] = []
     contacts: Annotated[dict[str, ContactSpec], Field(min_length=1)]
     frequencies: FrequencySpec
+    _source_dir: Path | None = PrivateAttr(default=None)
 
     @field_validator("materials", "contacts")
     @classmethod
@@ -184,6 +134,10 @@ class Device(_Closed):
         return self.device.name
 
     @property
+    def geometry(self) -> str:
+        return self.device.geometry
+
+    @property
     def dimension(self) -> int:
         return self.device.dimension
 
@@ -193,15 +147,34 @@ class Device(_Closed):
 
     def layer_names(self) -> list[str]:
         """Region names of the layers: the ``name`` key or ``<material>_<index>``."""
-        return [lay.name or f"{lay.material}_{i}" for i, lay in enumerate(self.layers)]
+        return [lay.name or f"{lay.material}_{i}" for i, lay in enumerate(self.layers or [])]
 
     def layer_edges_m(self) -> np.ndarray:
-        """Layer boundaries along x [m], shape ``(n_layers + 1,)``."""
-        t = [to_si("thickness_nm", lay.thickness_nm) for lay in self.layers]
+        """Layer boundaries along the stacking axis [m], shape ``(n_layers + 1,)``."""
+        t = [to_si("thickness_nm", lay.thickness_nm) for lay in self.layers or []]
         return np.concatenate([[0.0], np.cumsum(t)])
 
+    def region_materials(self) -> dict[str, str]:
+        """Region name -> material name."""
+        if self.geometry in ("stack", "pillar"):
+            return {n: lay.material for n, lay in zip(self.layer_names(), self.layers)}
+        if self.geometry == "nonlocal_spin_valve":
+            return {"channel": self.channel.material, "injector": self.electrodes.material,
+                    "detector": self.electrodes.material}
+        return dict(self.regions)
+
+    def faces(self) -> list[str] | None:
+        """Names a contact may sit ``at`` (None: any physical group of the user mesh)."""
+        if self.geometry == "stack":
+            return ["x_min", "x_max", "y_min", "y_max", "z_min", "z_max"][: 2 * self.dimension]
+        if self.geometry == "pillar":
+            return list(PILLAR_FACES)
+        if self.geometry == "nonlocal_spin_valve":
+            return list(NLSV_FACES)
+        return None
+
     def extent_m(self) -> tuple[float, ...]:
-        """Size of the device box along x (and y, z) [m]."""
+        """Size of a stack's box along x (and y, z) [m]."""
         ext = [self.layer_edges_m()[-1]]
         if self.dimension >= 2:
             ext.append(to_si("width_nm", self.device.width_nm))
@@ -213,23 +186,38 @@ class Device(_Closed):
         """The device's frequencies [Hz]."""
         return self.frequencies.values()
 
+    def mesh_path(self) -> Path:
+        """The user mesh file of ``geometry = "mesh"``, relative paths resolved
+        against the device file's folder, then the working folder."""
+        p = Path(self.device.mesh)
+        if not p.is_absolute() and self._source_dir is not None and \
+                (self._source_dir / p).exists():
+            return self._source_dir / p
+        return p
+
+    def mesh_unit_m(self) -> float:
+        return SUFFIX_TO_SI["_" + self.device.mesh_unit]
+
     def with_params(self, **changes) -> Device:
         """A copy with dotted-path changes, revalidated, e.g.
         ``device.with_params(**{"materials.Cu.tau_mL_s": 2e-11})``."""
-        data = self.model_dump()
+        data = self.model_dump(exclude_none=True)
         for path, value in changes.items():
             node = data
             keys = path.split(".")
             for k in keys[:-1]:
-                node = node[int(k)] if isinstance(node, list) else node[k]
+                node = node[int(k)] if isinstance(node, list) else node.setdefault(k, {})
             last = keys[-1]
             if isinstance(node, list):
                 node[int(last)] = value
             else:
                 node[last] = value
-        return validate_device(data)
+        dev = validate_device(data)
+        dev._source_dir = self._source_dir
+        return dev
 
 
+# ------------------------------------------------------------ error messages
 def _loc(parts) -> str:
     out = ""
     for p in parts:
@@ -250,8 +238,7 @@ def _message(err: dict) -> str:
         return "required key is missing"
     if kind == "union_tag_invalid":
         return f"kind must be one of {err['ctx']['expected_tags']}, got {err['ctx']['tag']!r}"
-    msg = err["msg"]
-    return msg.removeprefix("Value error, ")
+    return err["msg"].removeprefix("Value error, ")
 
 
 def _first_error(exc: ValidationError) -> DeviceError:
@@ -260,6 +247,81 @@ def _first_error(exc: ValidationError) -> DeviceError:
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = _loc(err["loc"]) + (".kind" if err["type"] == "union_tag_invalid" else "")
     return DeviceError(loc, _message(err))
+
+
+# ------------------------------------------------------------------- rules
+def _require(dev: Device, key: str, present: bool):
+    if not present:
+        raise DeviceError(key, f"required for geometry = {dev.geometry!r}")
+
+
+def _forbid(dev: Device, key: str, present: bool):
+    if present:
+        raise DeviceError(key, f"not a key of geometry = {dev.geometry!r}")
+
+
+def _known_material(dev: Device, loc: str, name: str):
+    if name not in dev.materials:
+        raise DeviceError(loc, f"unknown material {name!r}; defined: {sorted(dev.materials)}")
+
+
+def _check_geometry(dev: Device):
+    g = dev.geometry
+    layered = g in ("stack", "pillar")
+    _require(dev, "layers", bool(dev.layers) or not layered)
+    _forbid(dev, "layers", dev.layers is not None and not layered)
+    _require(dev, "channel", dev.channel is not None or g != "nonlocal_spin_valve")
+    _require(dev, "electrodes", dev.electrodes is not None or g != "nonlocal_spin_valve")
+    _forbid(dev, "channel", dev.channel is not None and g != "nonlocal_spin_valve")
+    _forbid(dev, "electrodes", dev.electrodes is not None and g != "nonlocal_spin_valve")
+    _require(dev, "regions", bool(dev.regions) or g != "mesh")
+    _forbid(dev, "regions", dev.regions is not None and g != "mesh")
+    for i, lay in enumerate(dev.layers or []):
+        _known_material(dev, f"layers[{i}].material", lay.material)
+    names = dev.layer_names()
+    if len(set(names)) != len(names):
+        raise DeviceError("layers", f"layer names must be unique, got {names}")
+    if g == "nonlocal_spin_valve":
+        ch, el = dev.channel, dev.electrodes
+        _known_material(dev, "channel.material", ch.material)
+        _known_material(dev, "electrodes.material", el.material)
+        if el.spacing_nm <= el.width_nm:
+            raise DeviceError("electrodes.spacing_nm", f"must be > electrodes.width_nm = "
+                              f"{el.width_nm:g} (centre to centre), or the electrodes overlap")
+        if el.spacing_nm + el.width_nm > ch.length_nm:
+            raise DeviceError("electrodes.spacing_nm", "the electrodes (spacing_nm + width_nm = "
+                              f"{el.spacing_nm + el.width_nm:g}) must fit on the channel "
+                              f"(channel.length_nm = {ch.length_nm:g})")
+        if dev.dimension == 3 and el.length_nm < ch.width_nm:
+            raise DeviceError("electrodes.length_nm", f"must be >= channel.width_nm = "
+                              f"{ch.width_nm:g} (the electrodes cross the whole channel)")
+    for name, mat in (dev.regions or {}).items():
+        _known_material(dev, f"regions.{name}", mat)
+
+
+def _check_contacts(dev: Device):
+    faces = dev.faces()
+    for cname, c in dev.contacts.items():
+        if faces is not None and c.at not in faces:
+            raise DeviceError(f"contacts.{cname}.at", f"must be one of {faces} for geometry = "
+                              f"{dev.geometry!r} in {dev.dimension}D, got {c.at!r}")
+    used = [c.at for c in dev.contacts.values()]
+    if len(set(used)) != len(used):
+        raise DeviceError("contacts", "two contacts sit on the same face")
+    if not any(c.kind == "injection" for c in dev.contacts.values()):
+        raise DeviceError("contacts", "needs at least one contact with kind = 'injection'")
+
+
+def _check_interfaces(dev: Device):
+    regions = dev.region_materials()
+    known = set(regions) | set(dev.materials)
+    for i, itf in enumerate(dev.interfaces):
+        for name in itf.between:
+            if name not in known:
+                raise DeviceError(f"interfaces[{i}].between", f"{name!r} is neither a material "
+                                  f"nor a region; regions: {sorted(regions)}")
+        if itf.between[0] == itf.between[1]:
+            raise DeviceError(f"interfaces[{i}].between", "needs two different names")
 
 
 def validate_device(data: dict) -> Device:
@@ -273,24 +335,9 @@ def validate_device(data: dict) -> Device:
             spec.build()
         except DeviceError as err:
             raise err.within(f"materials.{name}") from None
-    for i, lay in enumerate(dev.layers):
-        if lay.material not in dev.materials:
-            raise DeviceError(f"layers[{i}].material",
-                              f"unknown material {lay.material!r}; "
-                              f"defined: {sorted(dev.materials)}")
-    names = dev.layer_names()
-    if len(set(names)) != len(names):
-        raise DeviceError("layers", f"layer names must be unique, got {names}")
-    faces = ["x_min", "x_max", "y_min", "y_max", "z_min", "z_max"][: 2 * dev.dimension]
-    for cname, c in dev.contacts.items():
-        if c.at not in faces:
-            raise DeviceError(f"contacts.{cname}.at",
-                              f"must be one of {faces} for a {dev.dimension}D stack, got {c.at!r}")
-    used = [c.at for c in dev.contacts.values()]
-    if len(set(used)) != len(used):
-        raise DeviceError("contacts", "two contacts sit on the same face")
-    if not any(c.kind == "injection" for c in dev.contacts.values()):
-        raise DeviceError("contacts", "needs at least one contact with kind = 'injection'")
+    _check_geometry(dev)
+    _check_contacts(dev)
+    _check_interfaces(dev)
     return dev
 
 
@@ -312,4 +359,6 @@ def load_device(path: str | Path) -> Device:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DeviceError(str(path), f"not valid TOML: {exc}") from None
-    return validate_device(data)
+    dev = validate_device(data)
+    dev._source_dir = path.resolve().parent
+    return dev

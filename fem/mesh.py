@@ -46,6 +46,8 @@ class DeviceMesh:
     scales: Scales
     region_material: dict[str, str]
     contacts: dict[str, str]
+    #: spin-resistive interfaces (fem.interfaces.Interface) of a split mesh
+    interfaces: list = field(default_factory=list)
     element_region: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -84,10 +86,18 @@ def element_type(mesh: skfem.Mesh) -> skfem.Element:
     raise TypeError(f"unsupported mesh type {type(mesh).__name__}")
 
 
-def device_scales(device: Device) -> Scales:
-    """Solver units of a device: its length along x and the diffusion rate across it."""
-    length = float(device.layer_edges_m()[-1])
-    D_max = max(device.material(lay.material).D_m for lay in device.layers)
+def device_length_m(device: Device) -> float:
+    """The device's characteristic length [m]: a stack's or pillar's total thickness,
+    a nonlocal spin valve's channel length (a user mesh: set from its bounding box)."""
+    if device.geometry == "nonlocal_spin_valve":
+        return to_si("length_nm", device.channel.length_nm)
+    return float(device.layer_edges_m()[-1])
+
+
+def device_scales(device: Device, length_m: float | None = None) -> Scales:
+    """Solver units of a device: its length and the diffusion rate across it."""
+    length = device_length_m(device) if length_m is None else length_m
+    D_max = max(device.material(m).D_m for m in set(device.region_materials().values()))
     return Scales(length_m=length, rate_per_s=D_max / length**2)
 
 

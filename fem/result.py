@@ -50,10 +50,13 @@ class Result:
         The assembled device it was solved on (mesh, materials, scales).
     """
 
-    def __init__(self, blocks: Blocks, f_Hz: float, mu: np.ndarray):
+    def __init__(self, blocks: Blocks, f_Hz: float, mu: np.ndarray,
+                 j_in: dict[str, complex] | None = None):
         self.blocks = blocks
         self.f_Hz = float(f_Hz)
         self.mu = mu
+        #: injected spin-current density [A/s] per injection contact
+        self.j_in = dict(j_in or {})
         dmesh = blocks.dmesh
         # (dm/mu, dM/mu) per region: dM is local, so it is mu times a region constant
         ratios = []
@@ -116,6 +119,19 @@ class Result:
         dM = self._ratios[reg, 1] * mu
         names = np.array(self.dmesh.region_names, dtype=object)[reg]
         return Sample(points_m=pts, mu=mu, dm=dm, dM=dM, region=names)
+
+    def contact_area_m2(self, name: str) -> float:
+        """Area of a contact [m^2] (a length [m] in 2D, per unit depth; 1 in 1D)."""
+        L0 = self.dmesh.scales.length_m
+        return self.blocks.contact_area(name) * L0 ** (self.dmesh.dim - 1)
+
+    def injected_current(self) -> complex:
+        """``I_in = sum over injection contacts of int j_in dA`` [A m^2/s] (complex)."""
+        return sum((j * self.contact_area_m2(n) for n, j in self.j_in.items()), 0j)
+
+    def transfer(self, name: str) -> complex:
+        """``Z = <mu>_contact / I_in`` [s/m^3] (in 2D per unit depth: [s/m^2])."""
+        return self.contact_mean(name) / self.injected_current()
 
     def contact_mean(self, name: str, field: Field = "mu") -> complex:
         """Contact-averaged complex ``mu`` (or ``dm``, ``dM``) [A/m]."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -12,7 +13,9 @@ import scipy.sparse.linalg as spla
 from .assemble import Blocks, assemble
 from .device import Device
 from .errors import SolveError
-from .mesh import DeviceMesh, stack_mesh
+from .interfaces import split_interfaces
+from .mesh import DeviceMesh
+from .meshing import device_mesh
 from .result import Result
 
 log = logging.getLogger(__name__)
@@ -48,11 +51,12 @@ class Problem:
             raise SolveError(f"the linear solve at f = {f_Hz:g} Hz gave non-finite values")
         mu = np.zeros(self.blocks.n_nodes, dtype=complex)
         mu[self.blocks.free] = x
-        return Result(self.blocks, f_Hz, mu)
+        j_in = {n: c.j_in for n, c in self.device.contacts.items() if c.kind == "injection"}
+        return Result(self.blocks, f_Hz, mu, j_in)
 
 
-def prepare(device: Device, f_Hz: Iterable[float] | None = None, *, dmesh: DeviceMesh | None = None
-            ) -> Problem:
+def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
+            dmesh: DeviceMesh | None = None, mesh_dir: str | Path = "meshes") -> Problem:
     """Mesh and assemble a device once.
 
     Parameters
@@ -62,13 +66,18 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *, dmesh: Devic
         Frequencies [Hz] the default mesh must resolve (default: the device's).
     dmesh : DeviceMesh, optional
         Use this mesh instead of building the default one.
+    mesh_dir : path
+        Where gmsh meshes are saved (``<mesh_dir>/<device>.msh``) and reused.
     """
     freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
     if dmesh is None:
-        dmesh = stack_mesh(device, freqs)
+        dmesh = device_mesh(device, freqs, mesh_dir)
+    if device.interfaces and not dmesh.interfaces:
+        dmesh = split_interfaces(dmesh, device)
     materials = {name: device.material(name) for name in device.materials}
-    grounded = [n for n, c in device.contacts.items() if c.kind == "ground"]
-    blocks = assemble(dmesh, materials, grounded)
+    kinds = {n: c.kind for n, c in device.contacts.items()}
+    blocks = assemble(dmesh, materials, grounded=[n for n, k in kinds.items() if k == "ground"],
+                      leads=[n for n, k in kinds.items() if k == "lead"])
     log.info("assembled %s: %d nodes, %d elements", device.name, dmesh.mesh.nvertices,
              dmesh.mesh.nelements)
     return Problem(device=device, blocks=blocks)

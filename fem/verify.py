@@ -72,3 +72,11 @@ def decay_constant_from_field(result: Result, x_m: float, spacing_m: float,
     pts = np.column_stack([xs] + [np.full(3, c) for c in line])
     mu = result.sample(pts).mu
     return complex(np.arccosh((mu[0] + mu[2]) / (2.0 * mu[1]) + 0j) / spacing_m)
+
+
+def mean_edge_length_m(result: Result) -> float:
+    """Mean edge length [m] of the mesh: the ``h`` of an unstructured mesh."""
+    mesh = result.dmesh.mesh
+    edges = mesh.edges if mesh.dim() == 3 else mesh.facets
+    d = mesh.p[:, edges[0]] - mesh.p[:, edges[1]]
+    return float(np.mean(np.linalg.norm(d, axis=0))) * result.dmesh.scales.length_m

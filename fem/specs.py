@@ -1,0 +1,173 @@
+"""Sections of a device file: closed pydantic models, units in key names.
+
+:mod:`fem.device` assembles them into a :class:`~fem.device.Device`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .errors import DeviceError
+from .materials import Ferromagnet, NormalMetal
+from .units import to_si
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Time = Annotated[float, Field(gt=0)]  # "inf" allowed: no lattice decay
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FerromagnetSpec(_Closed):
+    """``[materials.X]`` with ``kind = "ferromagnet"``."""
+
+    kind: Literal["ferromagnet"]
+    chi_M: float
+    chi_m: float
+    D_m_m2_per_s: float
+    tau_mM_s: float | None = None
+    r_per_s: float | None = None
+    tau_ML_s: Time = math.inf
+    tau_mL_s: Time = math.inf
+
+    def build(self) -> Ferromagnet:
+        return _build(Ferromagnet, dict(
+            chi_M=("chi_M", self.chi_M), chi_m=("chi_m", self.chi_m),
+            D_m=("D_m_m2_per_s", self.D_m_m2_per_s), tau_mM=("tau_mM_s", self.tau_mM_s),
+            r=("r_per_s", self.r_per_s), tau_ML=("tau_ML_s", self.tau_ML_s),
+            tau_mL=("tau_mL_s", self.tau_mL_s)))
+
+
+class NormalMetalSpec(_Closed):
+    """``[materials.X]`` with ``kind = "normal_metal"``."""
+
+    kind: Literal["normal_metal"]
+    chi_m: float
+    D_m_m2_per_s: float
+    tau_mL_s: Time = math.inf
+
+    def build(self) -> NormalMetal:
+        return _build(NormalMetal, dict(
+            chi_m=("chi_m", self.chi_m), D_m=("D_m_m2_per_s", self.D_m_m2_per_s),
+            tau_mL=("tau_mL_s", self.tau_mL_s)))
+
+
+def _build(cls, args: dict[str, tuple[str, Any]]):
+    """Construct a material, reporting errors under the device-file key names."""
+    try:
+        return cls(**{k: (None if v is None else to_si(key, v) if key != k else v)
+                      for k, (key, v) in args.items()})
+    except DeviceError as err:
+        key = args.get(err.loc, (err.loc,))[0]
+        rule = err.rule
+        for k, (file_key, _) in args.items():  # speak the file's key names
+            rule = re.sub(rf"\b{k}\b", file_key, rule)
+        raise DeviceError(key, rule) from None
+
+
+MaterialSpec = Annotated[FerromagnetSpec | NormalMetalSpec, Field(discriminator="kind")]
+
+
+class LayerSpec(_Closed):
+    """``[[layers]]``: one layer of a stack, in order from the injection face."""
+
+    material: str
+    thickness_nm: PositiveFloat
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+
+
+ContactKind = Literal["injection", "ground", "insulating", "lead", "detector"]
+
+
+class ContactSpec(_Closed):
+    """``[contacts.X]``: where a contact sits and what it does.
+
+    ``injection``: spin current density ``j_in`` into the device; ``ground``:
+    ``mu = 0``; ``insulating``: zero flux; ``lead``: a semi-infinite lead of the
+    adjacent material (non-reflecting Robin condition with its exact ``q``);
+    ``detector``: insulating, reports the contact-averaged fields and ``Z``.
+    """
+
+    at: str
+    kind: ContactKind
+    j_in_A_per_s: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _amplitude(self):
+        if self.kind == "injection" and self.j_in_A_per_s is None:
+            raise ValueError("j_in_A_per_s = [re, im] is required for kind = 'injection'")
+        if self.kind != "injection" and self.j_in_A_per_s is not None:
+            raise ValueError(
+                f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
+        return self
+
+    @property
+    def j_in(self) -> complex:
+        """Injected spin-current density [A/s] (complex amplitude), 0 unless injection."""
+        if self.j_in_A_per_s is None:
+            return 0j
+        return complex(*self.j_in_A_per_s)
+
+
+class FrequencyRange(_Closed):
+    """``f_Hz = { start, stop, num, spacing }``."""
+
+    start: PositiveFloat
+    stop: PositiveFloat
+    num: Annotated[int, Field(ge=1)]
+    spacing: Literal["log", "linear"] = "log"
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.stop < self.start:
+            raise ValueError("stop must be >= start")
+        return self
+
+
+class FrequencySpec(_Closed):
+    """``[frequencies]``: a list of frequencies [Hz] or a range."""
+
+    f_Hz: Annotated[list[PositiveFloat], Field(min_length=1)] | FrequencyRange
+
+    def values(self) -> np.ndarray:
+        """The frequencies [Hz] as an array."""
+        f = self.f_Hz
+        if isinstance(f, FrequencyRange):
+            if f.spacing == "log":
+                return np.geomspace(f.start, f.stop, f.num)
+            return np.linspace(f.start, f.stop, f.num)
+        return np.asarray(f, dtype=float)
+
+
+
+
+class ChannelSpec(_Closed):
+    """``[channel]`` of a nonlocal spin valve: the normal-metal channel along x."""
+
+    material: str
+    length_nm: PositiveFloat
+    width_nm: PositiveFloat
+    thickness_nm: PositiveFloat
+
+
+class ElectrodesSpec(_Closed):
+    """``[electrodes]`` of a nonlocal spin valve: two ferromagnetic bars on the channel."""
+
+    material: str
+    width_nm: PositiveFloat
+    length_nm: PositiveFloat
+    thickness_nm: PositiveFloat
+    spacing_nm: PositiveFloat
+
+
+class InterfaceSpec(_Closed):
+    """``[[interfaces]]``: a spin-resistive junction between two materials or regions."""
+
+    between: tuple[str, str]
+    G_s_m_per_s: Annotated[float, Field(gt=0)]
