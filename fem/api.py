@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
 from . import analytic
+from .axis import Axis, device_axis
 from .device import Device
 from .export import complex_columns, complex_values, write_csv, write_text
 from .result import Result
-from .solve import Problem, prepare
+from .solve import prepare
 from .verify import decay_constant_from_field
+
+REPORTED = ("injection", "detector")
 
 
 @dataclass
@@ -30,31 +32,9 @@ class RunOutput:
     files: list[Path] = field(default_factory=list)
 
 
-def axis_points_m(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Points along the device axis (the x line through the centre of the cross-section).
-
-    Returns ``(points_m, layer_index)``; every layer gets the mesh's x nodes inside
-    it, with its end points moved inwards by 1e-9 of the thickness so that the
-    discontinuous ``dm`` and ``dM`` are sampled on both sides of each interface.
-    """
-    device = problem.device
-    edges = device.layer_edges_m()
-    xs = np.unique(problem.dmesh.nodes_m()[:, 0])
-    pts, idx = [], []
-    for i, (a, b) in enumerate(pairwise(edges)):
-        x = xs[(xs >= a - 1e-12 * b) & (xs <= b * (1 + 1e-12))].copy()
-        eps = 1e-9 * (b - a)
-        x[0], x[-1] = a + eps, b - eps
-        pts.append(x)
-        idx.append(np.full(x.size, i))
-    x = np.concatenate(pts)
-    centre = [e / 2 for e in device.extent_m()[1:]]
-    return np.column_stack([x] + [np.full(x.size, c) for c in centre]), np.concatenate(idx)
-
-
 def layer_decay_constants(result: Result, device: Device) -> list[tuple[complex, complex]]:
-    """Per layer, ``(q_fem, q_exact)`` [1/m]: the FEM one read off the field at the
-    layer centre (:func:`fem.verify.decay_constant_from_field`)."""
+    """Per layer of a stack, ``(q_fem, q_exact)`` [1/m]: the FEM one read off the field
+    at the layer centre (:func:`fem.verify.decay_constant_from_field`)."""
     edges = device.layer_edges_m()
     centre = tuple(e / 2 for e in device.extent_m()[1:])
     out = []
@@ -66,64 +46,124 @@ def layer_decay_constants(result: Result, device: Device) -> list[tuple[complex,
     return out
 
 
+def contact_header(device: Device) -> list[str]:
+    """Columns of ``contacts.csv``: mu, dm, dM [A/m] of every injector and detector,
+    and Z [s/m^3] of every detector."""
+    cols = ["f_Hz"]
+    for name, c in device.contacts.items():
+        if c.kind in REPORTED:
+            for fld in ("mu", "dm", "dM"):
+                cols += complex_columns(f"{name}_{fld}", "A_per_m")
+            if c.kind == "detector":
+                cols += complex_columns(f"{name}_Z", "s_per_m3")
+    return cols
+
+
+def contact_row(device: Device, res: Result) -> list:
+    row = [res.f_Hz]
+    for name, c in device.contacts.items():
+        if c.kind in REPORTED:
+            for fld in ("mu", "dm", "dM"):
+                row += complex_values(res.contact_mean(name, fld))
+            if c.kind == "detector":
+                row += complex_values(res.transfer(name))
+    return row
+
+
+def coordinate_names(device: Device) -> list[str]:
+    """Names of the mesh coordinates [m]: 2D pillars and spin valves are x-z sections."""
+    if device.dimension == 2 and device.geometry in ("pillar", "nonlocal_spin_valve"):
+        return ["x_m", "z_m"]
+    return ["x_m", "y_m", "z_m"][: device.dimension]
+
+
+def _profile_rows(axis: Axis, res: Result) -> list[list]:
+    s = res.sample(axis.points_m)
+    coords = axis.points_m
+    return [[res.f_Hz, float(axis.s_m[k]), *map(float, coords[k]), s.region[k],
+             *complex_values(s.mu[k]), *complex_values(s.dm[k]), *complex_values(s.dM[k])]
+            for k in range(len(coords))]
+
+
 def run_device(device: Device, out_dir: str | Path,
                callback: Callable[[int, int, Result], None] | None = None,
-               plots: bool = True) -> RunOutput:
+               plots: bool = True, mesh_dir: str | Path = "meshes") -> RunOutput:
     """Solve every frequency of ``device`` and write the results into ``out_dir``.
 
     Files (all written atomically, only after every frequency solved):
 
-    * ``profiles.csv`` -- mu, dm, dM [A/m] along the device axis per frequency;
-    * ``<contact>_mu.csv`` for each injection contact: contact-averaged mu vs f;
-    * ``decay_lengths.csv`` -- per layer, decay length and wavelength [m] read
-      off the FEM field and from fem.analytic;
-    * ``mu_profile.png``, ``decay_length.png`` (unless ``plots=False``);
+    * ``contacts.csv`` -- contact-averaged mu, dm, dM [A/m] of every injection and
+      detector contact vs f, and ``Z = <mu>_det / I_in`` [s/m^3] of detectors;
+    * ``profiles.csv`` -- mu, dm, dM along the device axis (not for user meshes);
+    * ``decay_lengths.csv`` -- stacks: per layer, decay length and wavelength [m]
+      read off the FEM field and from fem.analytic;
+    * pictures (unless ``plots=False``): ``mu_profile.png``, ``decay_length.png``
+      (stacks), ``Z_bode.png`` (detectors), ``mesh.png`` and ``mu_abs.png`` (PyVista);
     * ``device.json`` -- the validated device with every default filled in.
     """
     out_dir = Path(out_dir)
-    problem = prepare(device)
-    pts, layer_idx = axis_points_m(problem)
-    names = device.layer_names()
+    problem = prepare(device, mesh_dir=mesh_dir)
+    axis = device_axis(device)
     freqs = device.f_Hz()
-    injectors = [n for n, c in device.contacts.items() if c.kind == "injection"]
-
-    profile_rows, decay_rows = [], []
-    contact_rows: dict[str, list] = {c: [] for c in injectors}
-    profiles = []
+    names = device.layer_names()
+    profile_rows, contact_rows, decay_rows, profiles = [], [], [], []
+    first = None
     for i, f in enumerate(freqs):
         res = problem.solve(float(f))
-        s = res.sample(pts)
-        profiles.append(s.mu)
-        for k in range(len(pts)):
-            profile_rows.append([float(f), float(pts[k, 0]), names[layer_idx[k]],
-                                 *complex_values(s.mu[k]), *complex_values(s.dm[k]),
-                                 *complex_values(s.dM[k])])
-        for c in injectors:
-            contact_rows[c].append([float(f), *complex_values(res.contact_mean(c))])
-        for name, (q_fem, q_ex) in zip(names, layer_decay_constants(res, device)):
-            decay_rows.append([float(f), name, float(analytic.decay_length(q_fem)),
-                               float(analytic.decay_length(q_ex)),
-                               float(analytic.wavelength(q_fem)), float(analytic.wavelength(q_ex))])
+        first = first or res
+        if axis is not None:
+            rows = _profile_rows(axis, res)
+            profile_rows += rows
+            profiles.append(np.array([complex(r[-12], r[-11]) for r in rows]))
+        contact_rows.append(contact_row(device, res))
+        if device.geometry == "stack":
+            for name, (q_fem, q_ex) in zip(names, layer_decay_constants(res, device)):
+                decay_rows.append([float(f), name, float(analytic.decay_length(q_fem)),
+                                   float(analytic.decay_length(q_ex)),
+                                   float(analytic.wavelength(q_fem)),
+                                   float(analytic.wavelength(q_ex))])
         if callback is not None:
             callback(i, len(freqs), res)
 
-    files = [
-        write_csv(out_dir / "profiles.csv",
-                  ["f_Hz", "x_m", "region"] + complex_columns("mu", "A_per_m")
-                  + complex_columns("dm", "A_per_m") + complex_columns("dM", "A_per_m"),
-                  profile_rows),
-        write_csv(out_dir / "decay_lengths.csv",
-                  ["f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
-                   "wavelength_fem_m", "wavelength_exact_m"], decay_rows),
-        write_text(out_dir / "device.json", json.dumps(device.model_dump(mode="json"), indent=2)),
-    ]
-    for c, rows in contact_rows.items():
-        files.append(write_csv(out_dir / f"{c}_mu.csv",
-                               ["f_Hz"] + complex_columns(f"{c}_mu", "A_per_m"), rows))
+    files = [write_csv(out_dir / "contacts.csv", contact_header(device), contact_rows)]
+    if axis is not None:
+        files.append(write_csv(
+            out_dir / "profiles.csv",
+            ["f_Hz", f"{axis.label}_axis_m", *coordinate_names(device), "region"]
+            + complex_columns("mu", "A_per_m") + complex_columns("dm", "A_per_m")
+            + complex_columns("dM", "A_per_m"), profile_rows))
+    if decay_rows:
+        files.append(write_csv(
+            out_dir / "decay_lengths.csv",
+            ["f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
+             "wavelength_fem_m", "wavelength_exact_m"], decay_rows))
+    files.append(write_text(out_dir / "device.json",
+                            json.dumps(device.model_dump(mode="json", exclude_none=True),
+                                       indent=2)))
     if plots:
         from . import plot
 
-        files.append(plot.profile_plot(out_dir / "mu_profile.png", device, pts[:, 0],
-                                       freqs, np.array(profiles)))
-        files.append(plot.decay_length_plot(out_dir / "decay_length.png", device, decay_rows))
+        if axis is not None:
+            files.append(plot.profile_plot(out_dir / "mu_profile.png", device, axis, freqs,
+                                           np.array(profiles)))
+        if decay_rows:
+            files.append(plot.decay_length_plot(out_dir / "decay_length.png", device,
+                                                decay_rows))
+        detectors = [n for n, c in device.contacts.items() if c.kind == "detector"]
+        if detectors:
+            files.append(plot.bode_plot(out_dir / "Z_bode.png", device, freqs,
+                                        {d: [complex(r[0], r[1]) for r in
+                                             _columns(contact_rows, device, f"{d}_Z")]
+                                         for d in detectors}))
+        if device.dimension >= 2:
+            crop = None
+            if device.geometry == "nonlocal_spin_valve":
+                crop = 0.5 * device.electrodes.spacing_nm + 2 * device.electrodes.width_nm
+            files += plot.field_pictures(out_dir, first, crop_nm=crop)
     return RunOutput(out_dir=out_dir, files=files)
+
+
+def _columns(rows, device: Device, prefix: str):
+    header = contact_header(device)
+    i = header.index(f"{prefix}_re_s_per_m3")
+    return [(r[i], r[i + 1]) for r in rows]

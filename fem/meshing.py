@@ -3,7 +3,9 @@ and user meshes, all returned as a :class:`~fem.mesh.DeviceMesh` in scaled units
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import logging
 from dataclasses import replace
@@ -89,9 +91,11 @@ def read_mesh(path: Path, dim: int) -> skfem.Mesh:
     import meshio
 
     try:
-        m = meshio.read(path)
-    except Exception as exc:  # meshio raises many kinds on unreadable files
-        raise DeviceError("device.mesh", f"cannot read mesh file {str(path)!r}: {exc}") from None
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            m = meshio.read(path)
+    except (Exception, SystemExit) as exc:  # meshio raises many kinds, or exits, on bad files
+        why = str(exc) if not isinstance(exc, SystemExit) else "not a mesh format meshio reads"
+        raise DeviceError("device.mesh", f"cannot read mesh file {str(path)!r}: {why}") from None
     kind = {2: "triangle", 3: "tetra"}[dim]
     if not any(c.type == kind for c in m.cells):
         raise DeviceError("device.mesh", f"{path} holds no {kind} cells for dimension = {dim}")

@@ -37,7 +37,7 @@ def base(**over):
 @pytest.mark.parametrize("path", sorted(DEVICES.glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_devices_load(path):
     dev = fem.load_device(path)
-    assert dev.f_Hz().size >= 1 and dev.layer_edges_m()[-1] > 0
+    assert dev.f_Hz().size >= 1 and set(dev.region_materials().values()) <= set(dev.materials)
 
 
 def test_si_conversion_and_materials():
@@ -110,20 +110,3 @@ def test_missing_and_broken_files(tmp_path):
 def test_stack_helper_builds_valid_devices():
     dev = stack([("Py", 10.0)], {"Py": PY}, dimension=3, far_end="ground")
     assert dev.extent_m() == pytest.approx((10e-9, 50e-9, 30e-9))
-
-
-@pytest.mark.parametrize("path", sorted(DEVICES.glob("*.toml")), ids=lambda p: p.name)
-def test_shipped_devices_solve_to_the_exact_solution(path):
-    """Each shipped stack, reduced to 1D and its first, middle and last frequency,
-    on its default mesh (10 elements per 1/|q|: nodal error ~ (|q| h)^2/12 < 1e-3)."""
-    from conftest import exact_bar
-
-    dev = fem.load_device(path)
-    f = dev.f_Hz()[[0, len(dev.f_Hz()) // 2, -1]]
-    dev = dev.with_params(**{"device.dimension": 1, "frequencies.f_Hz": list(f)})
-    L = dev.layer_edges_m()[-1]
-    x = np.linspace(0, L, 33)
-    for res in fem.sweep(dev):
-        exact = exact_bar(dev, res.f_Hz).mu(x)
-        err = np.max(np.abs(res.sample(x[:, None]).mu - exact)) / np.max(np.abs(exact))
-        assert err < 2e-3, (res.f_Hz, err)

@@ -1,0 +1,75 @@
+"""Bad geometry input: one line naming the key and the rule, exit code 2, no traceback,
+nothing written -- from the CLI and from the library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fem
+
+ROOT = Path(__file__).parents[1]
+NLSV = (ROOT / "devices" / "nlsv_py_cu_2d.toml").read_text()
+MESH = (ROOT / "devices" / "t_junction_mesh.toml").read_text().replace(
+    '"../meshes/t_junction.msh"', f'"{ROOT / "meshes" / "t_junction.msh"}"')
+PILLAR = (ROOT / "devices" / "pillar_py_cu_py.toml").read_text()
+
+CASES = {
+    "overlapping_electrodes": (NLSV.replace("spacing_nm = 800", "spacing_nm = 80"),
+                               "electrodes.spacing_nm: must be > electrodes.width_nm"),
+    "electrodes_off_channel": (NLSV.replace("spacing_nm = 800", "spacing_nm = 3950"),
+                               "electrodes.spacing_nm: the electrodes"),
+    "non_positive_size": (NLSV.replace("thickness_nm = 30", "thickness_nm = 0"),
+                          "channel.thickness_nm: Input should be greater than 0"),
+    "nlsv_contact_face": (NLSV.replace('at = "detector_top"', 'at = "detector_side"'),
+                          "contacts.detector.at: must be one of"),
+    "pillar_without_width": (PILLAR.replace("width_nm = 120", ""), "device: width_nm is required"),
+    "pillar_face": (PILLAR.replace('at = "top"', 'at = "x_max"'), "contacts.top.at"),
+    "region_without_material": (MESH.replace('pad = "Py"\n', ""),
+                                "regions: physical group 'pad'"),
+    "region_not_in_mesh": (MESH.replace('pad = "Py"', 'pad = "Py"\nwire = "Cu"'),
+                           "regions.wire: no physical group 'wire'"),
+    "contact_not_in_mesh": (MESH.replace('at = "left_end"', 'at = "left_side"'),
+                            "contacts.detector.at: no boundary physical group 'left_side'"),
+    "mesh_missing": (MESH.replace("t_junction.msh", "nothing_here.msh"),
+                     "device.mesh: mesh file"),
+    "unknown_interface_side": (NLSV.replace('between = ["Py", "Cu"]', 'between = ["Py", "Ag"]'),
+                               "interfaces[0].between: 'Ag'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_geometry_cli(case, tmp_path):
+    text, expected = CASES[case]
+    dev = tmp_path / "dev.toml"
+    dev.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run", str(dev), "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not out.exists() and not (tmp_path / "meshes").exists()
+
+
+def test_unreadable_mesh_file(tmp_path):
+    bad = tmp_path / "broken.msh"
+    bad.write_text("$MeshFormat\nthis is not a mesh\n")
+    dev = tmp_path / "dev.toml"
+    dev.write_text(MESH.replace(str(ROOT / "meshes" / "t_junction.msh"), str(bad)))
+    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run", str(dev), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "device.mesh: cannot read mesh file" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_interfaces_that_do_not_touch(tmp_path):
+    dev = fem.load_device(ROOT / "devices" / "pillar_py_cu_py.toml").with_params(
+        interfaces=[{"between": ["free", "fixed"], "G_s_m_per_s": 1e4}],
+        **{"device.mesh_size_nm": 6.0})
+    with pytest.raises(fem.DeviceError, match=r"interfaces\[0\].between: 'free' and 'fixed' do "
+                                              "not touch"):
+        fem.prepare(dev, mesh_dir=tmp_path)
