@@ -16,7 +16,7 @@ sparsity pattern) and a solve.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,6 +58,7 @@ class Blocks:
     loads: dict[tuple[str, str], np.ndarray]
     free: np.ndarray
     materials: dict[str, Material]
+    _probes: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -81,6 +82,22 @@ class Blocks:
             data += mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s) * S
         p = self.pattern
         return sp.csr_matrix((data, p.indices, p.indptr), shape=p.shape)
+
+    def probe(self, points_m: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+        """``(elements, P)`` for points [m], shape ``(n, dim)``: the holding elements and
+        the sparse P1 interpolation ``P @ nodal_values``; cached per point set."""
+        key = (points_m.shape, hash(np.ascontiguousarray(points_m).tobytes()))
+        if key not in self._probes:
+            if len(self._probes) > 8:
+                self._probes.clear()
+            dm = self.dmesh
+            elements, w = dm.locate(points_m.T / dm.scales.length_m)
+            n = len(points_m)
+            P = sp.csr_matrix((w.ravel(), (np.repeat(np.arange(n), w.shape[1]),
+                                           dm.mesh.t[:, elements].T.ravel())),
+                              shape=(n, dm.mesh.nvertices))
+            self._probes[key] = (elements, P)
+        return self._probes[key]
 
     def contact_load(self, contact: str) -> np.ndarray:
         """``int_contact v`` over all nodes (scaled area units)."""

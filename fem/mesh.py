@@ -49,6 +49,7 @@ class DeviceMesh:
     #: spin-resistive interfaces (fem.interfaces.Interface) of a split mesh
     interfaces: list = field(default_factory=list)
     element_region: np.ndarray = field(init=False, repr=False)
+    _locator: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         reg = np.full(self.mesh.nelements, -1, dtype=np.int64)
@@ -73,6 +74,58 @@ class DeviceMesh:
     def nodes_m(self) -> np.ndarray:
         """Node coordinates [m], shape ``(n_nodes, dim)``."""
         return self.mesh.p.T * self.scales.length_m
+
+    def locate(self, x: np.ndarray, candidates: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """Elements holding points and the points' barycentric coordinates.
+
+        Parameters
+        ----------
+        x : ndarray, shape (dim, n)
+            Points in scaled coordinates.
+
+        Returns
+        -------
+        elements : ndarray, int, shape (n,)
+        weights : ndarray, shape (n, dim + 1)
+            P1 basis values at the points (barycentric coordinates).
+
+        Raises
+        ------
+        ValueError
+            A point lies outside the mesh.
+        """
+        if self._locator is None:
+            from scipy.spatial import cKDTree
+
+            mesh = self.mesh
+            v = mesh.p[:, mesh.t]  # (dim, dim + 1, nelems)
+            v0 = v[:, 0, :].T
+            T = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))  # (nelems, dim, dim)
+            self._locator = (cKDTree(v.mean(axis=1).T), v0, np.linalg.inv(T))
+        tree, v0, inv = self._locator
+        pts = np.asarray(x, dtype=float).T
+        n = pts.shape[0]
+        elements = np.full(n, -1)
+        weights = np.zeros((n, self.dim + 1))
+        todo = np.arange(n)
+        k = min(candidates, self.mesh.nelements)
+        while todo.size:
+            _, cand = tree.query(pts[todo], k=k)
+            cand = cand.reshape(todo.size, -1)
+            lam = np.einsum("nkij,nkj->nki", inv[cand], pts[todo, None, :] - v0[cand])
+            bary = np.concatenate([1 - lam.sum(axis=2, keepdims=True), lam], axis=2)
+            inside = bary.min(axis=2) >= -1e-9
+            ok = inside.any(axis=1)
+            first = np.argmax(inside, axis=1)
+            rows = np.arange(todo.size)[ok]
+            elements[todo[ok]] = cand[rows, first[ok]]
+            weights[todo[ok]] = bary[rows, first[ok]]
+            todo = todo[~ok]
+            if todo.size and k >= min(512, self.mesh.nelements):
+                raise ValueError(f"{todo.size} points lie outside the mesh, e.g. "
+                                 f"{pts[todo[0]] * self.scales.length_m} m")
+            k = min(4 * k, self.mesh.nelements)
+        return elements, np.clip(weights, 0.0, 1.0)
 
 
 def element_type(mesh: skfem.Mesh) -> skfem.Element:

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from skfem import Basis
 
 from .assemble import Blocks
-from .mesh import element_type
 
 Field = Literal["mu", "dm", "dM"]
 
@@ -107,13 +105,8 @@ class Result:
         mesh = self.dmesh.mesh
         if pts.shape[1] != mesh.dim():
             raise ValueError(f"points must have shape (n, {mesh.dim()}), got {pts.shape}")
-        x = pts.T / self.dmesh.scales.length_m
-        try:
-            elements = mesh.element_finder()(*x)
-        except (ValueError, IndexError) as exc:
-            raise ValueError(f"a point lies outside the device: {exc}") from None
-        basis = Basis(mesh, element_type(mesh))
-        mu = basis.probes(x) @ self.mu
+        elements, P = self.blocks.probe(pts)
+        mu = P @ self.mu
         reg = self.dmesh.element_region[elements]
         dm = self._ratios[reg, 0] * mu
         dM = self._ratios[reg, 1] * mu

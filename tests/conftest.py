@@ -74,13 +74,14 @@ def pytest_sessionfinish(session, exitstatus):
                "|---|---|---|---|---|"]
     groups: dict = {}
     for r in _RATES:
-        groups.setdefault((r["case"].split(" ")[0] if "bar" in r["case"] else r["case"],
+        groups.setdefault((r["case"].split(" ")[0] if r["case"].endswith("bar") else r["case"],
                            r["dim"]), []).append(r)
     for (case, dim), rows in sorted(groups.items()):
         l2 = [r["l2_rate"] for r in rows]
-        h1 = [r["h1_rate"] for r in rows]
+        h1 = [r["h1_rate"] for r in rows if r["h1_rate"] == r["h1_rate"]]
+        h1_text = f"{min(h1):.3f} - {max(h1):.3f}" if h1 else "-"
         summary.append(f"| {case} | {dim}D | {len(rows)} | {min(l2):.3f} - {max(l2):.3f} | "
-                       f"{min(h1):.3f} - {max(h1):.3f} |")
+                       f"{h1_text} |")
     write_text(out, "## Summary\n\n" + "\n".join(summary) + "\n\n## Every case\n\n"
                + "\n".join(lines) + "\n")
 

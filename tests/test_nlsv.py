@@ -107,3 +107,18 @@ def test_thin_py_pillars_approach_network_model(dim, f_Hz, G_s, tmp_path):
     assert all(np.diff(errs) < 0), errs
     assert fitted_rate(np.array(THICKNESS), errs) > 1.3, errs
     assert errs[-1] < 0.02, errs
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_nlsv_names_survive_into_skfem(dim, tmp_path):
+    from fem.device import NLSV_FACES
+    from fem.meshing import device_mesh
+
+    dev = nlsv(dim, 40.0, 1e9, "Py")
+    dm = device_mesh(dev, [1e9], tmp_path)
+    assert set(dm.mesh.subdomains) == {"channel", "injector", "detector"}
+    assert set(NLSV_FACES) <= set(dm.mesh.boundaries)
+    assert (tmp_path / "thin_nlsv.msh").exists()
+    top = dm.nodes_m()[dm.mesh.facets[:, dm.mesh.boundaries["detector_top"]].ravel()]
+    assert np.allclose(top[:, -1], 60e-9)  # channel 40 nm + electrode 20 nm
+    assert np.all(top[:, 0] > 0)  # the detector sits at x = +spacing/2
