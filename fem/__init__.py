@@ -9,9 +9,9 @@ from .device import Device, load_device, validate_device
 from .errors import DeviceError, MeshError, SolveError, SpinfemError
 from .materials import Ferromagnet, NormalMetal
 from .result import Result, Sample
-from .solve import Problem, prepare, solve, sweep
-
-__version__ = "0.1.0"
+from .solve import Problem, prepare, solve
+from .sweep import Sweep, sweep
+from .version import __version__
 
 __all__ = [
     "Device",
@@ -24,6 +24,7 @@ __all__ = [
     "Sample",
     "SolveError",
     "SpinfemError",
+    "Sweep",
     "__version__",
     "load_device",
     "prepare",

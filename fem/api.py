@@ -1,27 +1,32 @@
-"""The main job as a Python call: solve every frequency of a device, write CSV and PNG.
+"""The main job as a Python call: sweep a device, stream VTU/PVD/CSV, make the pictures.
 
 ``run_device(device, out_dir)`` is what ``spinfem run`` does; the CLI only adds
-the progress bar and the error handling.
+progress bars and error handling.  Files appear as the sweep goes, each written
+atomically: a sweep stopped part-way leaves every finished file valid.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import analytic
-from .axis import Axis, device_axis
+from .axis import device_axis
 from .device import Device
-from .export import complex_columns, complex_values, write_csv, write_text
+from .export import complex_columns, complex_values, remove_partial, write_csv, write_text
+from .meshing import mesh_statistics
 from .result import Result
-from .solve import prepare
+from .solve import Problem, prepare
+from .sweep import Sweep, contact_signals
+from .units import to_si
 from .verify import decay_constant_from_field
+from .vtu import PVDWriter
 
-REPORTED = ("injection", "detector")
+#: the files of a run, as ``spinfem plot`` finds them
+SWEEP_CSV, PROFILES_CSV, DECAY_CSV = "sweep.csv", "profiles.csv", "decay_lengths.csv"
 
 
 @dataclass
@@ -32,44 +37,6 @@ class RunOutput:
     files: list[Path] = field(default_factory=list)
 
 
-def layer_decay_constants(result: Result, device: Device) -> list[tuple[complex, complex]]:
-    """Per layer of a stack, ``(q_fem, q_exact)`` [1/m]: the FEM one read off the field
-    at the layer centre (:func:`fem.verify.decay_constant_from_field`)."""
-    edges = device.layer_edges_m()
-    centre = tuple(e / 2 for e in device.extent_m()[1:])
-    out = []
-    for i, lay in enumerate(device.layers):
-        q = complex(device.material(lay.material).q(result.omega))
-        a, b = edges[i], edges[i + 1]
-        s = min(0.5 / abs(q), 0.45 * (b - a))
-        out.append((decay_constant_from_field(result, (a + b) / 2, s, centre), q))
-    return out
-
-
-def contact_header(device: Device) -> list[str]:
-    """Columns of ``contacts.csv``: mu, dm, dM [A/m] of every injector and detector,
-    and Z [s/m^3] of every detector."""
-    cols = ["f_Hz"]
-    for name, c in device.contacts.items():
-        if c.kind in REPORTED:
-            for fld in ("mu", "dm", "dM"):
-                cols += complex_columns(f"{name}_{fld}", "A_per_m")
-            if c.kind == "detector":
-                cols += complex_columns(f"{name}_Z", "s_per_m3")
-    return cols
-
-
-def contact_row(device: Device, res: Result) -> list:
-    row = [res.f_Hz]
-    for name, c in device.contacts.items():
-        if c.kind in REPORTED:
-            for fld in ("mu", "dm", "dM"):
-                row += complex_values(res.contact_mean(name, fld))
-            if c.kind == "detector":
-                row += complex_values(res.transfer(name))
-    return row
-
-
 def coordinate_names(device: Device) -> list[str]:
     """Names of the mesh coordinates [m]: 2D pillars and spin valves are x-z sections."""
     if device.dimension == 2 and device.geometry in ("pillar", "nonlocal_spin_valve"):
@@ -77,93 +44,139 @@ def coordinate_names(device: Device) -> list[str]:
     return ["x_m", "y_m", "z_m"][: device.dimension]
 
 
-def _profile_rows(axis: Axis, res: Result) -> list[list]:
-    s = res.sample(axis.points_m)
-    coords = axis.points_m
-    return [[res.f_Hz, float(axis.s_m[k]), *map(float, coords[k]), s.region[k],
-             *complex_values(s.mu[k]), *complex_values(s.dm[k]), *complex_values(s.dM[k])]
-            for k in range(len(coords))]
+def sweep_header(problem: Problem, res: Result) -> list[str]:
+    """Columns of ``sweep.csv``: ``f_Hz``, then re/im/abs/phase of every contact signal."""
+    cols = ["f_Hz"]
+    for name in contact_signals(problem, res):
+        unit = "s_per_m3" if name.endswith("_Z") and res.dmesh.dim == 3 else \
+            "s_per_m2" if name.endswith("_Z") else "A_per_m"
+        cols += complex_columns(name, unit)
+    return cols
+
+
+def decay_rows(res: Result, device: Device) -> list[list]:
+    """Decay length and wavelength [m] read off the FEM field, with the exact ones:
+    per layer of a stack (at its centre), or in a spin valve's channel beyond the
+    detector, where only the decaying 1D channel mode remains."""
+    spots = []  # (name, material, x_centre, spacing limit, line)
+    if device.geometry == "stack":
+        edges = device.layer_edges_m()
+        line = tuple(e / 2 for e in device.extent_m()[1:])
+        for i, (name, lay) in enumerate(zip(device.layer_names(), device.layers)):
+            spots.append((name, lay.material, (edges[i] + edges[i + 1]) / 2,
+                          0.45 * (edges[i + 1] - edges[i]), line))
+    elif device.geometry == "nonlocal_spin_valve":
+        ch, el = device.channel, device.electrodes
+        start = to_si("spacing_nm", el.spacing_nm / 2 + el.width_nm / 2 + 2 * ch.thickness_nm)
+        end = to_si("length_nm", ch.length_nm / 2)
+        mid = to_si("thickness_nm", ch.thickness_nm) / 2
+        line = ((0.0,) if device.dimension == 3 else ()) + (mid,)
+        spots.append(("channel", ch.material, (start + end) / 2, 0.45 * (end - start), line))
+    rows = []
+    for name, material, x, limit, line in spots:
+        q = complex(device.material(material).q(res.omega))
+        q_fem = decay_constant_from_field(res, x, min(0.5 / abs(q), limit), line)
+        rows.append([res.f_Hz, name, float(analytic.decay_length(q_fem)),
+                     float(analytic.decay_length(q)), float(analytic.wavelength(q_fem)),
+                     float(analytic.wavelength(q))])
+    return rows
+
+
+def _clean(out_dir: Path) -> None:
+    """Remove what an earlier, possibly killed, run left: temporary and old VTU files."""
+    remove_partial(out_dir)
+    for p in out_dir.glob("sweep/sweep_*.vtu"):
+        p.unlink(missing_ok=True)
 
 
 def run_device(device: Device, out_dir: str | Path,
-               callback: Callable[[int, int, Result], None] | None = None,
-               plots: bool = True, mesh_dir: str | Path = "meshes") -> RunOutput:
-    """Solve every frequency of ``device`` and write the results into ``out_dir``.
+               callback: Callable[[int, int, Result], None] | None = None, *,
+               plots: bool = True, mesh_dir: str | Path = "meshes", client=None,
+               scheduler: str | None = None, parallel: bool | str = "auto",
+               problem: Problem | None = None) -> RunOutput:
+    """Sweep ``device`` and write everything into ``out_dir``.
 
-    Files (all written atomically, only after every frequency solved):
+    Files, each written atomically as the sweep goes:
 
-    * ``contacts.csv`` -- contact-averaged mu, dm, dM [A/m] of every injection and
-      detector contact vs f, and ``Z = <mu>_det / I_in`` [s/m^3] of detectors;
-    * ``profiles.csv`` -- mu, dm, dM along the device axis (not for user meshes);
-    * ``decay_lengths.csv`` -- stacks: per layer, decay length and wavelength [m]
-      read off the FEM field and from fem.analytic;
-    * pictures (unless ``plots=False``): ``mu_profile.png``, ``decay_length.png``
-      (stacks), ``Z_bode.png`` (detectors), ``mesh.png`` and ``mu_abs.png`` (PyVista);
-    * ``device.json`` -- the validated device with every default filled in.
+    * ``sweep.pvd`` + ``sweep/sweep_<i>.vtu`` (fields of the ``[output] fields``
+      frequencies; frequency [Hz] as the time step) and ``sweep/fields.json`` (units);
+    * ``sweep.csv`` -- per frequency, contact-averaged mu, dm, dM [A/m] of every
+      injection and detector contact and the detectors' ``Z`` [s/m^3];
+    * ``profiles.csv`` -- mu, dm, dM along the device axis at the field frequencies;
+    * ``decay_lengths.csv`` -- decay length and wavelength [m], FEM and exact;
+    * ``summary.json`` -- device file hash and resolved copy, solver settings,
+      mesh statistics, timings, version; ``device.json`` -- the resolved device;
+    * the pictures of :func:`fem.plot.make_all` (unless ``plots=False``).
     """
+    from .version import __version__
+
     out_dir = Path(out_dir)
-    problem = prepare(device, mesh_dir=mesh_dir)
-    axis = device_axis(device)
+    t0 = time.perf_counter()
+    problem = problem or prepare(device, mesh_dir=mesh_dir)
+    t_prepare = time.perf_counter() - t0
     freqs = device.f_Hz()
-    names = device.layer_names()
-    profile_rows, contact_rows, decay_rows, profiles = [], [], [], []
-    first = None
-    for i, f in enumerate(freqs):
-        res = problem.solve(float(f))
-        first = first or res
-        if axis is not None:
-            rows = _profile_rows(axis, res)
-            profile_rows += rows
-            profiles.append(np.array([complex(r[-12], r[-11]) for r in rows]))
-        contact_rows.append(contact_row(device, res))
-        if device.geometry == "stack":
-            for name, (q_fem, q_ex) in zip(names, layer_decay_constants(res, device)):
-                decay_rows.append([float(f), name, float(analytic.decay_length(q_fem)),
-                                   float(analytic.decay_length(q_ex)),
-                                   float(analytic.wavelength(q_fem)),
-                                   float(analytic.wavelength(q_ex))])
+    fields_at = set(device.field_indices(problem.blocks.n_nodes))
+    axis = device_axis(device)
+    sweep = Sweep(problem, freqs, client=client, scheduler=scheduler, parallel=parallel)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clean(out_dir)
+    write_text(out_dir / "device.json",
+               json.dumps(device.model_dump(mode="json", exclude_none=True), indent=2))
+    pvd = PVDWriter(out_dir)
+    rows, profile_rows, decays, header = [], [], [], None
+    t1 = time.perf_counter()
+    for i, res in enumerate(sweep):
+        header = header or sweep_header(problem, res)
+        rows.append([res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()),
+                                     []))
+        write_csv(out_dir / SWEEP_CSV, header, rows)
+        if i in fields_at:
+            pvd.add(i, res)
+            if axis is not None:
+                s = res.sample(axis.points_m)
+                profile_rows += [[res.f_Hz, float(axis.s_m[k]), *map(float, axis.points_m[k]),
+                                  s.region[k], *complex_values(s.mu[k]),
+                                  *complex_values(s.dm[k]), *complex_values(s.dM[k])]
+                                 for k in range(len(axis.s_m))]
+        decays += decay_rows(res, device)
         if callback is not None:
             callback(i, len(freqs), res)
+    t_sweep = time.perf_counter() - t1
 
-    files = [write_csv(out_dir / "contacts.csv", contact_header(device), contact_rows)]
-    if axis is not None:
+    files = [out_dir / SWEEP_CSV, out_dir / "device.json"]
+    if fields_at:
+        files += [pvd.pvd, out_dir / "sweep"]
+    if profile_rows:
         files.append(write_csv(
-            out_dir / "profiles.csv",
+            out_dir / PROFILES_CSV,
             ["f_Hz", f"{axis.label}_axis_m", *coordinate_names(device), "region"]
             + complex_columns("mu", "A_per_m") + complex_columns("dm", "A_per_m")
             + complex_columns("dM", "A_per_m"), profile_rows))
-    if decay_rows:
-        files.append(write_csv(
-            out_dir / "decay_lengths.csv",
-            ["f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
-             "wavelength_fem_m", "wavelength_exact_m"], decay_rows))
-    files.append(write_text(out_dir / "device.json",
-                            json.dumps(device.model_dump(mode="json", exclude_none=True),
-                                       indent=2)))
+    if decays:
+        files.append(write_csv(out_dir / DECAY_CSV, [
+            "f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
+            "wavelength_fem_m", "wavelength_exact_m"], decays))
+    summary = {
+        "spinfem_version": __version__,
+        "device": device.name,
+        "device_file_sha256": device.source_sha256(),
+        "device_resolved": device.model_dump(mode="json", exclude_none=True),
+        "solver": {
+            "element": "P1 Lagrange (scikit-fem)", "unknown": "mu = delta_m / chi_m [A/m]",
+            "linear_solver": "scipy.sparse.linalg.spsolve (SuperLU), complex",
+            "scales": {"length_m": problem.dmesh.scales.length_m,
+                       "rate_per_s": problem.dmesh.scales.rate_per_s},
+            "execution": "in-process" if sweep.in_process() else "dask",
+        },
+        "mesh": mesh_statistics(problem.dmesh),
+        "frequencies": len(freqs),
+        "fields_written_for_f_Hz": [float(freqs[i]) for i in sorted(fields_at)],
+        "timings_s": {"mesh_and_assembly": t_prepare, "sweep": t_sweep,
+                      "per_frequency": t_sweep / max(1, len(freqs))},
+    }
+    files.append(write_text(out_dir / "summary.json", json.dumps(summary, indent=2)))
     if plots:
         from . import plot
 
-        if axis is not None:
-            files.append(plot.profile_plot(out_dir / "mu_profile.png", device, axis, freqs,
-                                           np.array(profiles)))
-        if decay_rows:
-            files.append(plot.decay_length_plot(out_dir / "decay_length.png", device,
-                                                decay_rows))
-        detectors = [n for n, c in device.contacts.items() if c.kind == "detector"]
-        if detectors:
-            files.append(plot.bode_plot(out_dir / "Z_bode.png", device, freqs,
-                                        {d: [complex(r[0], r[1]) for r in
-                                             _columns(contact_rows, device, f"{d}_Z")]
-                                         for d in detectors}))
-        if device.dimension >= 2:
-            crop = None
-            if device.geometry == "nonlocal_spin_valve":
-                crop = 0.5 * device.electrodes.spacing_nm + 2 * device.electrodes.width_nm
-            files += plot.field_pictures(out_dir, first, crop_nm=crop)
+        files += plot.make_all(out_dir)
     return RunOutput(out_dir=out_dir, files=files)
-
-
-def _columns(rows, device: Device, prefix: str):
-    header = contact_header(device)
-    i = header.index(f"{prefix}_re_s_per_m3")
-    return [(r[i], r[i + 1]) for r in rows]

@@ -38,34 +38,90 @@ def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")])
 def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         out: Annotated[Path | None,
                        typer.Option(help="Output folder [default: results/<name>]")] = None,
+        scheduler: Annotated[str | None, typer.Option(
+            help="Address of an existing Dask scheduler (tcp://host:port); default: an "
+                 "embedded local cluster sized to this machine")] = None,
+        serial: Annotated[bool, typer.Option(help="Solve in this process, without Dask")] = False,
+        mesh_dir: Annotated[Path, typer.Option(help="Where gmsh meshes go")] = Path("meshes"),
         ) -> None:
-    """Solve every frequency of a device; write CSV and PNG into results/<name>/."""
+    """Sweep every frequency of a device: VTU/PVD, CSV, summary and pictures."""
+    import time
+
+    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     from .api import run_device
     from .device import load_device
+    from .solve import prepare
 
+    _terminate_cleanly()
+    console = Console(stderr=True)
+    out_dir = None
     try:
         dev = load_device(device_file)
+        t0 = time.perf_counter()
+        with console.status(f"meshing and assembling {dev.name} ...", spinner="dots"):
+            problem = prepare(dev, mesh_dir=mesh_dir)
+        n = problem.blocks.n_nodes
+        console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
+                      f"({time.perf_counter() - t0:.1f} s)")
+        out_dir = out if out is not None else Path("results") / dev.name
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("frequencies"), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn()]
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"sweeping {dev.name}", total=len(dev.f_Hz()))
+            output = run_device(dev, out_dir, callback=lambda i, k, r: progress.advance(task),
+                                problem=problem, scheduler=scheduler,
+                                parallel=False if serial else "auto", plots=False)
+        with console.status("rendering pictures ...", spinner="dots"):
+            from .plot import make_all
+
+            output.files += make_all(out_dir)
     except SpinfemError as err:
         _fail(err)
-    out_dir = out if out is not None else Path("results") / dev.name
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("frequencies"), TimeRemainingColumn()]
-    with Progress(*columns, transient=False) as progress:
-        task = progress.add_task(f"solving {dev.name}", total=len(dev.f_Hz()))
-        try:
-            output = run_device(dev, out_dir, callback=lambda i, n, r: progress.advance(task))
-        except SpinfemError as err:
-            _fail(err)
+    except KeyboardInterrupt:
+        from .export import remove_partial
+
+        if out_dir is not None and out_dir.exists():
+            remove_partial(out_dir)  # finished files stay; half-written ones go
+        typer.echo("spinfem: stopped; the files written so far are complete", err=True)
+        raise typer.Exit(130) from None
     for f in output.files:
         typer.echo(f"wrote {f}")
+
+
+@app.command()
+def plot(run_dir: Annotated[Path, typer.Argument(help="A run's output folder, e.g. "
+                                                 "results/<device>")]) -> None:
+    """Remake a run's pictures from its saved files, without solving."""
+    from .plot import make_all
+
+    if not (run_dir / "device.json").exists():
+        _fail(SpinfemError(f"{run_dir}: no device.json: not the output folder of a run"))
+    try:
+        files = make_all(run_dir)
+    except SpinfemError as err:
+        _fail(err)
+    for f in files:
+        typer.echo(f"wrote {f}")
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM stops like Ctrl-C, so temporary files are removed on the way out."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 @app.command()

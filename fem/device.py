@@ -28,6 +28,7 @@ Geometries (``[device] geometry``):
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -45,12 +46,17 @@ from .specs import (
     InterfaceSpec,
     LayerSpec,
     MaterialSpec,
+    OutputSpec,
     PositiveFloat,
     _Closed,
 )
 from .units import SUFFIX_TO_SI, to_si
 
 Geometry = Literal["stack", "pillar", "nonlocal_spin_valve", "mesh"]
+
+#: ``[output] fields = "auto"``: every frequency gets fields while nodes x frequencies
+#: stays below this (about 1 GB of VTU)
+AUTO_FIELDS_VALUES = 20_000_000
 
 NLSV_FACES = ["injector_top", "detector_top", "channel_x_min", "channel_x_max", "channel_bottom"]
 PILLAR_FACES = ["bottom", "top", "sides"]
@@ -118,7 +124,9 @@ class Device(_Closed):
     interfaces: list[InterfaceSpec] = []
     contacts: Annotated[dict[str, ContactSpec], Field(min_length=1)]
     frequencies: FrequencySpec
+    output: OutputSpec = OutputSpec()
     _source_dir: Path | None = PrivateAttr(default=None)
+    _source_sha256: str | None = PrivateAttr(default=None)
 
     @field_validator("materials", "contacts")
     @classmethod
@@ -194,6 +202,27 @@ class Device(_Closed):
                 (self._source_dir / p).exists():
             return self._source_dir / p
         return p
+
+    def source_sha256(self) -> str:
+        """SHA-256 of the device file's text (of the resolved JSON if not from a file)."""
+        if self._source_sha256 is not None:
+            return self._source_sha256
+        import json
+
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def field_indices(self, n_nodes: int) -> list[int]:
+        """Indices of the frequencies that get full fields (``[output] fields``)."""
+        f = self.f_Hz()
+        sel = self.output.fields
+        if sel == "all" or (sel == "auto" and n_nodes * f.size <= AUTO_FIELDS_VALUES):
+            return list(range(f.size))
+        if sel == "none":
+            return []
+        if sel == "auto":
+            return sorted(set(np.round(np.linspace(0, f.size - 1, 10)).astype(int).tolist()))
+        return sorted({int(np.argmin(np.abs(f - v))) for v in sel})
 
     def mesh_unit_m(self) -> float:
         return SUFFIX_TO_SI["_" + self.device.mesh_unit]
@@ -324,6 +353,16 @@ def _check_interfaces(dev: Device):
             raise DeviceError(f"interfaces[{i}].between", "needs two different names")
 
 
+def _check_output(dev: Device):
+    fields = dev.output.fields
+    if isinstance(fields, list):
+        f = dev.f_Hz()
+        for i, v in enumerate(fields):
+            if not np.any(np.isclose(f, v, rtol=1e-9, atol=0)):
+                raise DeviceError(f"output.fields[{i}]", f"{v:g} Hz is not one of the "
+                                  "device's frequencies")
+
+
 def validate_device(data: dict) -> Device:
     """Validate a parsed device dictionary; raise :class:`DeviceError` on any problem."""
     try:
@@ -338,6 +377,7 @@ def validate_device(data: dict) -> Device:
     _check_geometry(dev)
     _check_contacts(dev)
     _check_interfaces(dev)
+    _check_output(dev)
     return dev
 
 
@@ -361,4 +401,5 @@ def load_device(path: str | Path) -> Device:
         raise DeviceError(str(path), f"not valid TOML: {exc}") from None
     dev = validate_device(data)
     dev._source_dir = path.resolve().parent
+    dev._source_sha256 = hashlib.sha256(text.encode()).hexdigest()
     return dev

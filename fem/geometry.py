@@ -12,6 +12,7 @@ gmsh is imported here only, when a mesh is built.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,10 +142,13 @@ def build_msh(device: Device, sizes_nm: dict[str, float], path: str | Path,
     grading : float
         Growth of the element size per unit distance away from a finer region.
     """
+    import signal
+
     import gmsh
 
     dim = device.dimension
     path = Path(path)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
@@ -176,6 +180,10 @@ def build_msh(device: Device, sizes_nm: dict[str, float], path: str | Path,
         tmp.replace(path)
     finally:
         gmsh.finalize()
+        for sig, handler in saved.items():  # gmsh installs its own handlers
+            if handler is not None:
+                with contextlib.suppress(ValueError):  # not the main thread
+                    signal.signal(sig, handler)
     return path
 
 

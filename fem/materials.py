@@ -29,6 +29,10 @@ def _rate(tau: float) -> float:
     return 0.0 if math.isinf(tau) else 1.0 / tau
 
 
+def _rebuild(cls, kwargs):
+    return cls(**kwargs)
+
+
 class _Material:
     __slots__ = ()
     kind: str
@@ -44,6 +48,9 @@ class _Material:
 
     def _key(self):
         return tuple(getattr(self, p) for p in self.params)
+
+    def __reduce__(self):  # immutable slots: rebuild through the constructor
+        return _rebuild, (type(self), dict(zip(self.params, self._key())))
 
     def __eq__(self, other):
         return type(self) is type(other) and self._key() == other._key()

@@ -64,24 +64,21 @@ def profile_plot(path, device: Device, axis, f_Hz, mu) -> Path:
 
 def decay_length_plot(path, device: Device, decay_rows) -> Path:
     """Decay length 1/Re q and wavelength 2 pi/|Im q| vs f: fem.analytic (lines)
-    and read off the FEM field in each layer (markers)."""
+    and read off the FEM field (markers) in each layer or channel."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     f = np.array(sorted({r[0] for r in decay_rows}))
     fine = np.geomspace(f.min(), f.max(), 200) if f.size > 1 else f
     colours = plt.get_cmap("tab10")
-    seen = []
-    for lay in device.layers:
-        if lay.material in seen:
-            continue
-        seen.append(lay.material)
-        c = colours(len(seen) - 1)
-        q = device.material(lay.material).q(2 * np.pi * fine)
-        ax1.loglog(fine, 1e9 / q.real, color=c, label=f"{lay.material} exact")
-        ax2.loglog(fine, 1e9 * 2 * np.pi / np.abs(q.imag), color=c)
-    for k, name in enumerate(device.layer_names()):
+    region_material = device.region_materials()
+    materials = list(dict.fromkeys(region_material[r[1]] for r in decay_rows))
+    for k, mat in enumerate(materials):
+        q = device.material(mat).q(2 * np.pi * fine)
+        ax1.loglog(fine, 1e9 / q.real, color=colours(k), label=f"{mat} exact")
+        ax2.loglog(fine, 1e9 * 2 * np.pi / np.abs(q.imag), color=colours(k))
+    for name in dict.fromkeys(r[1] for r in decay_rows):
         rows = [r for r in decay_rows if r[1] == name]
-        c = colours(seen.index(device.layers[k].material))
+        c = colours(materials.index(region_material[name]))
         ax1.loglog([r[0] for r in rows], [r[2] * 1e9 for r in rows], "o", mfc="none", color=c,
                    label=f"{name} FEM")
         ax2.loglog([r[0] for r in rows], [r[4] * 1e9 for r in rows], "o", mfc="none", color=c)
@@ -114,92 +111,52 @@ def bode_plot(path, device: Device, f_Hz, Z: dict[str, list[complex]]) -> Path:
     return _save(fig, Path(path))
 
 
-def _pyvista():
-    import os
+def _read_csv(path: Path) -> list[dict]:
+    import csv
 
-    if not os.environ.get("DISPLAY"):
-        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    import pyvista as pv
-
-    pv.OFF_SCREEN = True
-    return pv
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
 
 
-def to_pyvista(result):
-    """The result's mesh as a ``pyvista.UnstructuredGrid`` in nm with point data
-    ``mu_abs_A_per_m`` and cell data ``region``."""
-    pv = _pyvista()
-    dmesh = result.dmesh
-    mesh = dmesh.mesh
-    pts = mesh.p.T * dmesh.scales.length_m * 1e9
-    if pts.shape[1] == 2:
-        pts = np.column_stack([pts, np.zeros(len(pts))])
-    nv = mesh.t.shape[0]
-    cell_type = pv.CellType.TETRA if nv == 4 else pv.CellType.TRIANGLE
-    cells = np.column_stack([np.full(mesh.nelements, nv), mesh.t.T]).ravel()
-    grid = pv.UnstructuredGrid(cells, np.full(mesh.nelements, cell_type, dtype=np.uint8), pts)
-    grid.point_data["mu_abs_A_per_m"] = np.abs(result.mu)
-    grid.cell_data["region"] = dmesh.element_region
-    return grid
+def make_all(out_dir) -> list[Path]:
+    """Every picture of a run, made from its saved files (no solving):
+    ``mu_profile.png``, ``decay_length.png``, ``Z_bode.png`` and the PyVista
+    pictures of :func:`fem.render.field_pictures`."""
+    import json
 
+    from .axis import device_axis
+    from .device import validate_device
 
-def _screenshot(plotter, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        plotter.screenshot(str(tmp.with_suffix(".png")))
-        tmp.with_suffix(".png").replace(tmp)
-    plotter.close()
-    return path
-
-
-def field_pictures(out_dir, result, crop_nm: float | None = None) -> list[Path]:
-    """PyVista pictures: the mesh coloured by region, and |mu| at the result's
-    frequency (3D: clipped through the middle to show the interior).
-
-    ``crop_nm``: show only ``|x| < crop_nm`` (a long channel's middle)."""
-    pv = _pyvista()
     out_dir = Path(out_dir)
-    grid = to_pyvista(result)
-    names = result.dmesh.region_names
-    three_d = result.dmesh.dim == 3
-    if crop_nm is not None:  # keep the part worth seeing of a long device
-        grid = grid.clip_box([-crop_nm, crop_nm, -1e9, 1e9, -1e9, 1e9], invert=False)
+    device = validate_device(json.loads((out_dir / "device.json").read_text()))
     files = []
+    prof = out_dir / "profiles.csv"
+    axis = device_axis(device)
+    if prof.exists() and axis is not None:
+        rows = _read_csv(prof)
+        f = sorted({float(r["f_Hz"]) for r in rows})
+        mu = np.array([[complex(float(r["mu_re_A_per_m"]), float(r["mu_im_A_per_m"]))
+                        for r in rows if float(r["f_Hz"]) == fi] for fi in f])
+        files.append(profile_plot(out_dir / "mu_profile.png", device, axis, np.array(f), mu))
+    decay = out_dir / "decay_lengths.csv"
+    if decay.exists():
+        rows = [[float(r["f_Hz"]), r["region"], float(r["decay_length_fem_m"]),
+                 float(r["decay_length_exact_m"]), float(r["wavelength_fem_m"]),
+                 float(r["wavelength_exact_m"])] for r in _read_csv(decay)]
+        files.append(decay_length_plot(out_dir / "decay_length.png", device, rows))
+    sweep = out_dir / "sweep.csv"
+    detectors = [n for n, c in device.contacts.items() if c.kind == "detector"]
+    if sweep.exists() and detectors:
+        rows = _read_csv(sweep)
+        Z = {}
+        for d in detectors:
+            re = next(k for k in rows[0] if k.startswith(f"{d}_Z_re"))
+            im = next(k for k in rows[0] if k.startswith(f"{d}_Z_im"))
+            Z[d] = [complex(float(r[re]), float(r[im])) for r in rows]
+        files.append(bode_plot(out_dir / "Z_bode.png", device,
+                               [float(r["f_Hz"]) for r in rows], Z))
+    if (out_dir / "sweep.pvd").exists() and device.dimension >= 2:
+        from .render import field_pictures
 
-    p = pv.Plotter(off_screen=True, window_size=(1400, 700))
-    colours = ["#8fb8de", "#f4a582", "#b8e186", "#d9d9d9", "#c2a5cf", "#fddbc7"]
-    for i, name in enumerate(names):
-        part = grid.extract_cells(grid.cell_data["region"] == names.index(name))
-        p.add_mesh(part, color=colours[i % len(colours)], show_edges=True, edge_color="#555555",
-                   line_width=0.2, edge_opacity=0.5,
-                   label=f"{name} ({result.dmesh.region_material[name]})")
-    p.add_legend(bcolor="white", face="rectangle", size=(0.22, 0.05 + 0.04 * len(names)))
-    p.add_text(f"mesh: {result.dmesh.mesh.nvertices} nodes, {result.dmesh.mesh.nelements} "
-               "elements (nm)", font_size=10)
-    _view(p, three_d)
-    files.append(_screenshot(p, out_dir / "mesh.png"))
-
-    p = pv.Plotter(off_screen=True, window_size=(1400, 700))
-    field = grid.clip(normal="y", origin=grid.center) if three_d else grid
-    mu = field.point_data["mu_abs_A_per_m"]
-    p.add_mesh(field, scalars="mu_abs_A_per_m", cmap="viridis", log_scale=True,
-               clim=[max(mu.max() * 1e-4, mu[mu > 0].min()), mu.max()],
-               scalar_bar_args={"title": "abs(mu) [A/m]", "fmt": "%.1e"})
-    if three_d:
-        p.add_mesh(grid.extract_feature_edges(), color="black", line_width=1)
-    p.add_text(f"abs(mu) at f = {result.f_Hz:.3g} Hz" + (" (clipped at y = centre)" if three_d
-                                                     else ""), font_size=10)
-    _view(p, three_d)
-    files.append(_screenshot(p, out_dir / "mu_abs.png"))
+        files += field_pictures(out_dir, device)
     return files
-
-
-def _view(plotter, three_d: bool) -> None:
-    if three_d:  # x to the right, z up, seen from below the y = 0 plane and above
-        plotter.view_xz()
-        plotter.camera.elevation = 35
-        plotter.camera.azimuth = -25
-        plotter.reset_camera()
-        plotter.camera.zoom(1.5)
-    else:
-        plotter.view_xy()
-    plotter.show_axes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,10 @@ class Problem:
             raise SolveError(f"the linear solve at f = {f_Hz:g} Hz gave non-finite values")
         mu = np.zeros(self.blocks.n_nodes, dtype=complex)
         mu[self.blocks.free] = x
+        return self.result(f_Hz, mu)
+
+    def result(self, f_Hz: float, mu: np.ndarray) -> Result:
+        """Wrap nodal ``mu`` [A/m] at ``f_Hz`` as a :class:`Result` of this device."""
         j_in = {n: c.j_in for n, c in self.device.contacts.items() if c.kind == "injection"}
         return Result(self.blocks, f_Hz, mu, j_in)
 
@@ -88,23 +92,3 @@ def solve(device: Device | Problem, f_Hz: float) -> Result:
     problem = device if isinstance(device, Problem) else prepare(
         device, np.union1d(device.f_Hz(), [f_Hz]))
     return problem.solve(f_Hz)
-
-
-def sweep(device: Device | Problem, f_Hz: Iterable[float] | None = None,
-          callback: Callable[[int, int, Result], None] | None = None) -> Iterator[Result]:
-    """Yield one :class:`Result` per frequency (default: the device's list).
-
-    The device is assembled once; ``callback(i, n, result)`` is called after
-    each frequency (for progress bars).
-    """
-    if isinstance(device, Problem):
-        problem = device
-        freqs = problem.device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), float)
-    else:
-        freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), float)
-        problem = prepare(device, freqs)
-    for i, f in enumerate(freqs):
-        res = problem.solve(float(f))
-        if callback is not None:
-            callback(i, len(freqs), res)
-        yield res

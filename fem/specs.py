@@ -171,3 +171,13 @@ class InterfaceSpec(_Closed):
 
     between: tuple[str, str]
     G_s_m_per_s: Annotated[float, Field(gt=0)]
+
+
+class OutputSpec(_Closed):
+    """``[output]``: which frequencies get full fields (VTU) in a sweep.
+
+    ``"auto"`` (default): all of them for small meshes, else ten spread over the
+    sweep; ``"all"``; ``"none"``; or a list of the device's frequencies [Hz].
+    """
+
+    fields: Literal["auto", "all", "none"] | list[PositiveFloat] = "auto"

@@ -70,11 +70,11 @@ def test_run_writes_csv_and_png_matching_exact(tmp_path):
     proc = spinfem("run", str(path), "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "out"
-    for name in ("profiles.csv", "contacts.csv", "decay_lengths.csv", "mu_profile.png",
-                 "decay_length.png", "device.json"):
+    for name in ("profiles.csv", "sweep.csv", "decay_lengths.csv", "mu_profile.png",
+                 "decay_length.png", "device.json", "summary.json", "sweep.pvd"):
         assert (out / name).stat().st_size > 0, name
     assert not list(out.glob(".*.part"))
-    rows = list(csv.DictReader((out / "contacts.csv").open()))
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
     assert [float(r["f_Hz"]) for r in rows] == [1e6, 1e9, 1e12]
 
     from conftest import exact_bar
