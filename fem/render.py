@@ -135,8 +135,10 @@ def field_pictures(out_dir, device: Device) -> list[Path]:
         mag = grid.extract_cells(np.isin(grid.cell_data["region"], ferro))
         p = pv.Plotter(off_screen=True, window_size=(1400, 700))
         p.add_mesh(_outline(grid, three_d), color="#888888", line_width=1)
-        p.add_mesh(mag, scalars="dM_abs", cmap="magma",
-                   scalar_bar_args={"title": "abs(dM) [A/m]", "fmt": "%.2g"})
+        dM = mag.cell_data["dM_abs"]
+        p.add_mesh(mag, scalars="dM_abs", cmap="magma", log_scale=True,
+                   clim=[max(dM.max() * 1e-3, dM[dM > 0].min()), dM.max()],
+                   scalar_bar_args={"title": "abs(dM) [A/m]", "fmt": "%.1e"})
         p.add_text(f"abs(dM) in the ferromagnets at f = {f_Hz:.3g} Hz", font_size=10)
         _view(p, three_d)
         files.append(_screenshot(p, out_dir / "dM_abs.png"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ class Problem:
 
     device: Device
     blocks: Blocks
+    #: seconds spent meshing and assembling
+    prepare_s: float = 0.0
 
     @property
     def dmesh(self) -> DeviceMesh:
@@ -73,6 +76,7 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
     mesh_dir : path
         Where gmsh meshes are saved (``<mesh_dir>/<device>.msh``) and reused.
     """
+    t0 = time.perf_counter()
     freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
     if dmesh is None:
         dmesh = device_mesh(device, freqs, mesh_dir)
@@ -84,7 +88,7 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
                       leads=[n for n, k in kinds.items() if k == "lead"])
     log.info("assembled %s: %d nodes, %d elements", device.name, dmesh.mesh.nvertices,
              dmesh.mesh.nelements)
-    return Problem(device=device, blocks=blocks)
+    return Problem(device=device, blocks=blocks, prepare_s=time.perf_counter() - t0)
 
 
 def solve(device: Device | Problem, f_Hz: float) -> Result:

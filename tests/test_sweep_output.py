@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -168,6 +167,18 @@ def test_thin_channel_Z_follows_the_1d_formula_across_the_sweep(dim, tmp_path):
         assert abs(z / znet - 1) < 0.02, (f, z, znet)
 
 
-if os.environ.get("SPINFEM_SKIP_DASK"):  # pragma: no cover - escape hatch for odd hosts
-    test_dask_equals_serial = pytest.mark.skip(reason="SPINFEM_SKIP_DASK set")(
-        test_dask_equals_serial)
+
+
+def test_sweep_on_an_existing_cluster():
+    """fem.sweep(..., client=...) runs unchanged on a cluster the user started."""
+    from dask.distributed import Client, LocalCluster
+
+    dev = small_nlsv()
+    problem = fem.prepare(dev)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        sweep = fem.sweep(problem, client=client)
+        assert not sweep.in_process()
+        z = [r.transfer("detector") for r in sweep]
+    ref = [problem.solve(f).transfer("detector") for f in dev.f_Hz()]
+    assert np.allclose(z, ref, rtol=1e-12, atol=0)
