@@ -91,11 +91,11 @@ def test_sweep_csv_and_summary(tmp_path):
     assert summary["device_resolved"]["channel"]["length_nm"] == 4000
 
 
-def test_dask_equals_serial():
+def test_dask_equals_serial(tmp_path):
     """The embedded Dask cluster runs the same solves: equal to rounding (SuperLU's
     BLAS may sum in another order in a worker), in frequency order."""
     dev = small_nlsv(**{"frequencies.f_Hz": {"start": 1e7, "stop": 1e11, "num": 6}})
-    problem = fem.prepare(dev)
+    problem = fem.prepare(dev, mesh_dir=tmp_path)
     serial = [r.mu for r in fem.sweep(problem, parallel=False)]
     sweep = fem.sweep(problem, parallel=True)
     assert not sweep.in_process()
@@ -105,8 +105,8 @@ def test_dask_equals_serial():
         assert np.allclose(a, b.mu, rtol=1e-12, atol=1e-14 * np.abs(a).max())
 
 
-def test_to_xarray_units():
-    ds = fem.sweep(small_nlsv()).to_xarray()
+def test_to_xarray_units(tmp_path):
+    ds = fem.sweep(fem.prepare(small_nlsv(), mesh_dir=tmp_path)).to_xarray()
     assert list(ds.f_Hz.values) == [1e8, 1e10, 3e10]
     assert ds.f_Hz.attrs["units"] == "Hz" and ds.detector_mu.attrs["units"] == "A/m"
     assert "per unit depth" in ds.detector_Z.attrs["units"]
@@ -169,12 +169,12 @@ def test_thin_channel_Z_follows_the_1d_formula_across_the_sweep(dim, tmp_path):
 
 
 
-def test_sweep_on_an_existing_cluster():
+def test_sweep_on_an_existing_cluster(tmp_path):
     """fem.sweep(..., client=...) runs unchanged on a cluster the user started."""
     from dask.distributed import Client, LocalCluster
 
     dev = small_nlsv()
-    problem = fem.prepare(dev)
+    problem = fem.prepare(dev, mesh_dir=tmp_path)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         sweep = fem.sweep(problem, client=client)
