@@ -18,7 +18,7 @@ from .axis import device_axis
 from .device import Device
 from .export import complex_columns, complex_values, remove_partial, write_csv, write_text
 from .meshing import mesh_statistics
-from .result import Result
+from .result import Result, transfer_unit
 from .solve import Problem, prepare
 from .sweep import Sweep, contact_signals
 from .units import to_si
@@ -48,8 +48,7 @@ def sweep_header(problem: Problem, res: Result) -> list[str]:
     """Columns of ``sweep.csv``: ``f_Hz``, then re/im/abs/phase of every contact signal."""
     cols = ["f_Hz"]
     for name in contact_signals(problem, res):
-        unit = "s_per_m3" if name.endswith("_Z") and res.dmesh.dim == 3 else \
-            "s_per_m2" if name.endswith("_Z") else "A_per_m"
+        unit = transfer_unit(res.dmesh.dim)[1] if name.endswith("_Z") else "A_per_m"
         cols += complex_columns(name, unit)
     return cols
 
@@ -82,9 +81,19 @@ def decay_rows(res: Result, device: Device) -> list[list]:
     return rows
 
 
+#: every file a run writes (the pictures of fem.plot.make_all among them)
+OUTPUTS = ("sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
+           "mu_profile.png", "decay_length.png", "Z_bode.png", "mesh.png", "mu_abs.png",
+           "mu_phase.png", "dM_abs.png", "sweep/fields.json")
+
+
 def _clean(out_dir: Path) -> None:
-    """Remove what an earlier, possibly killed, run left: temporary and old VTU files."""
+    """Remove what an earlier, possibly killed, run left in ``out_dir``: temporary
+    files and every output of a run (and nothing else), so the folder never mixes
+    two runs."""
     remove_partial(out_dir)
+    for name in OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
     for p in out_dir.glob("sweep/sweep_*.vtu"):
         p.unlink(missing_ok=True)
 

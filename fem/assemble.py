@@ -114,7 +114,11 @@ def _aligned(pattern: sp.csr_matrix, block: sp.spmatrix) -> np.ndarray:
     n = pattern.shape[1]
     rows = np.repeat(np.arange(pattern.shape[0]), np.diff(pattern.indptr))
     keys = rows.astype(np.int64) * n + pattern.indices
-    pos = np.searchsorted(keys, b.row.astype(np.int64) * n + b.col)
+    bkeys = b.row.astype(np.int64) * n + b.col
+    pos = np.minimum(np.searchsorted(keys, bkeys), len(keys) - 1)
+    nonzero = b.data != 0
+    if not np.array_equal(keys[pos[nonzero]], bkeys[nonzero]):
+        raise AssertionError("a block has entries outside the sparsity pattern")
     out = np.zeros(pattern.nnz)
     np.add.at(out, pos, b.data)
     return out

@@ -30,8 +30,8 @@ def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")])
         dev = load_device(device_file)
     except SpinfemError as err:
         _fail(err)
-    typer.echo(f"{device_file}: ok ({dev.name}, {len(dev.layers)} layers, "
-               f"{len(dev.f_Hz())} frequencies)")
+    typer.echo(f"{device_file}: ok ({dev.name}, {dev.geometry}, {dev.dimension}D, "
+               f"{len(dev.region_materials())} regions, {len(dev.f_Hz())} frequencies)")
 
 
 @app.command()
@@ -87,6 +87,8 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
             output.files += make_all(out_dir)
     except SpinfemError as err:
         _fail(err)
+    except OSError as err:  # an output folder that cannot be written, a full disk
+        _fail(SpinfemError(f"{err.filename or out_dir}: {err.strerror or err}"))
     except KeyboardInterrupt:
         from .export import remove_partial
 

@@ -45,9 +45,9 @@ from .specs import (
     FrequencySpec,
     InterfaceSpec,
     LayerSpec,
+    Length,
     MaterialSpec,
     OutputSpec,
-    PositiveFloat,
     _Closed,
 )
 from .units import SUFFIX_TO_SI, to_si
@@ -68,12 +68,12 @@ class DeviceSection(_Closed):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
     geometry: Geometry = "stack"
     dimension: Literal[1, 2, 3] = 1
-    width_nm: PositiveFloat | None = None
-    height_nm: PositiveFloat | None = None
-    depth_nm: PositiveFloat | None = None
+    width_nm: Length | None = None
+    height_nm: Length | None = None
+    depth_nm: Length | None = None
     cross_section: Literal["rectangle", "ellipse"] = "rectangle"
     mesher: Literal["structured", "gmsh"] = "structured"
-    mesh_size_nm: PositiveFloat | None = None
+    mesh_size_nm: Length | None = None
     mesh: str | None = None
     mesh_unit: Literal["nm", "um", "m"] = "nm"
 
@@ -100,6 +100,8 @@ class DeviceSection(_Closed):
             raise ValueError("a nonlocal spin valve needs dimension 2 or 3")
         elif g == "mesh" and self.mesh is None:
             raise ValueError("mesh = 'path/to/file.msh' is required for geometry = 'mesh'")
+        elif g == "mesh" and d == 1:
+            raise ValueError("a user mesh needs dimension = 2 or 3 (triangles or tetrahedra)")
         if g != "mesh" and self.mesh is not None:
             raise ValueError("mesh is only allowed for geometry = 'mesh'")
         if g != "stack" and self.mesher != "structured" and "mesher" in self.model_fields_set:
@@ -189,6 +191,10 @@ class Device(_Closed):
         if self.dimension == 3:
             ext.append(to_si("height_nm", self.device.height_nm))
         return tuple(ext)
+
+    def injections(self) -> dict[str, complex]:
+        """Injection contacts: name -> spin-current density ``j_in`` [A/s]."""
+        return {n: c.j_in for n, c in self.contacts.items() if c.kind == "injection"}
 
     def f_Hz(self) -> np.ndarray:
         """The device's frequencies [Hz]."""
@@ -349,8 +355,10 @@ def _check_interfaces(dev: Device):
             if name not in known:
                 raise DeviceError(f"interfaces[{i}].between", f"{name!r} is neither a material "
                                   f"nor a region; regions: {sorted(regions)}")
-        if itf.between[0] == itf.between[1]:
-            raise DeviceError(f"interfaces[{i}].between", "needs two different names")
+        sides = [{r for r, m in regions.items() if name in (r, m)} for name in itf.between]
+        if itf.between[0] == itf.between[1] or sides[0] & sides[1]:
+            raise DeviceError(f"interfaces[{i}].between", "needs two different names with no "
+                              f"region in common, got {list(itf.between)}")
 
 
 def _check_output(dev: Device):
@@ -392,9 +400,11 @@ def load_device(path: str | Path) -> Device:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DeviceError(str(path), f"cannot read the device file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise DeviceError(str(path), "not a text file in UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,51 +1,20 @@
-"""Atomic writes of result files: a temporary file in the same folder, then a rename.
+"""Result files: atomic CSV and text writes, complex values as re / im / abs / phase.
 
-A run killed part-way leaves every finished file whole and no half-written one.
+A run killed part-way leaves every finished file whole and no half-written one
+(:mod:`fem.atomic`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
+from .atomic import atomic_path, remove_partial, write_text
 
-@contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_partial(folder: str | Path) -> None:
-    """Remove temporary ``.*.part`` files that a killed writer left in ``folder`` and
-    its subfolders."""
-    for p in Path(folder).rglob(".*.part"):
-        p.unlink(missing_ok=True)
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-    return Path(path)
+__all__ = ["atomic_path", "complex_columns", "complex_values", "remove_partial", "write_csv",
+           "write_text"]
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import analytic
+from .atomic import atomic_path
 
 #: ``w_M/r`` of Figs. 3-5 (not given in the paper; our choice)
 W_M_OVER_R = (0.01, 0.05, 0.2)
@@ -162,14 +162,7 @@ def make_figures(out_dir: str | os.PathLike) -> list[pathlib.Path]:
     paths = []
     for panel in figure_data():
         target = out / panel.filename
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{target.stem}-", suffix=".png")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                _draw(panel).savefig(fh, format="png")
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; an ordinary file is 0644
-            os.replace(tmp, target)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as tmp, tmp.open("wb") as fh:
+            _draw(panel).savefig(fh, format="png")
         paths.append(target)
     return paths

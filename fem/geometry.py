@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .device import Device
 
 TOL = 1e-6  # nm, for bounding-box queries
@@ -175,9 +176,8 @@ def build_msh(device: Device, sizes_nm: dict[str, float], path: str | Path,
         gmsh.option.setNumber("Mesh.MshFileVersion", 4.1)
         gmsh.model.mesh.generate(dim)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part.msh")
-        gmsh.write(str(tmp))
-        tmp.replace(path)
+        with atomic_path(path, suffix=".msh") as tmp:  # gmsh picks the format by extension
+            gmsh.write(str(tmp))
     finally:
         gmsh.finalize()
         for sig, handler in saved.items():  # gmsh installs its own handlers

@@ -15,13 +15,15 @@ from .errors import DeviceError
 _INF = math.inf
 
 
-def _positive(name: str, value) -> float:
+def _positive(name: str, value, allow_inf: bool = False) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise DeviceError(name, f"must be a number, got {value!r}") from None
     if math.isnan(v) or v <= 0.0:
         raise DeviceError(name, f"must be > 0, got {value!r}")
+    if math.isinf(v) and not allow_inf:
+        raise DeviceError(name, "must be finite (only lattice times may be inf)")
     return v
 
 
@@ -116,19 +118,15 @@ class Ferromagnet(_Material):
                 "chi_m", f"must be <= chi_M for thermodynamic stability (xi = chi_m/chi_M <= 1), "
                 f"got chi_m = {chi_m!r} > chi_M = {chi_M!r}")
         D_m = _positive("D_m", D_m)
-        tau_ML = _positive("tau_ML", tau_ML)
-        tau_mL = _positive("tau_mL", tau_mL)
+        tau_ML = _positive("tau_ML", tau_ML, allow_inf=True)
+        tau_mL = _positive("tau_mL", tau_mL, allow_inf=True)
         if (tau_mM is None) == (r is None):
             raise DeviceError("tau_mM", "give exactly one of tau_mM and r (r = (1 - xi)/tau_mM)")
         xi = chi_m / chi_M
         if tau_mM is not None:
             tau_mM = _positive("tau_mM", tau_mM)
-            if math.isinf(tau_mM):
-                raise DeviceError("tau_mM", "must be finite")
         else:
             r = _positive("r", r)
-            if math.isinf(r):
-                raise DeviceError("r", "must be finite")
             if xi == 1.0:
                 raise DeviceError("r", "needs chi_m < chi_M: r = (1 - xi)/tau_mM vanishes "
                                   "at xi = 1; "
@@ -189,7 +187,7 @@ class NormalMetal(_Material):
 
     def __init__(self, chi_m, D_m, tau_mL=_INF):
         self._set(chi_m=_positive("chi_m", chi_m), D_m=_positive("D_m", D_m),
-                  tau_mL=_positive("tau_mL", tau_mL))
+                  tau_mL=_positive("tau_mL", tau_mL, allow_inf=True))
 
     @property
     def w_m(self) -> float:

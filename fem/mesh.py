@@ -16,6 +16,7 @@ import numpy as np
 import skfem
 
 from .device import Device
+from .errors import DeviceError
 from .units import Scales, to_si
 
 #: elements per shortest field length ``1/|q|`` in the default mesh
@@ -68,8 +69,9 @@ class DeviceMesh:
         return self.mesh.dim()
 
     def contact_facets(self, contact: str) -> np.ndarray:
-        """Boundary facet indices of a contact."""
-        return self.mesh.boundaries[self.contacts[contact]]
+        """Boundary facet indices of a contact (a plain array: meshio boundaries come as
+        skfem's OrientedBoundary, whose orientation would not follow a selection)."""
+        return np.asarray(self.mesh.boundaries[self.contacts[contact]])
 
     def nodes_m(self) -> np.ndarray:
         """Node coordinates [m], shape ``(n_nodes, dim)``."""
@@ -154,11 +156,22 @@ def device_scales(device: Device, length_m: float | None = None) -> Scales:
     return Scales(length_m=length, rate_per_s=D_max / length**2)
 
 
-def _field_length_m(device: Device, material: str, f_Hz) -> float:
-    """Shortest field length ``1/max|q|`` [m] of a material over the frequencies."""
+def field_length_m(device: Device, material: str, f_Hz) -> float:
+    """Shortest field length ``1/max|q|`` [m] of a material over the frequencies.
+
+    Raises
+    ------
+    DeviceError
+        If it is not a finite length a mesh can resolve (absurd frequencies).
+    """
     mat = device.material(material)
-    q = mat.q(2.0 * np.pi * np.asarray(f_Hz, dtype=float))
-    return float(1.0 / np.max(np.abs(q)))
+    with np.errstate(all="ignore"):
+        q = np.abs(mat.q(2.0 * np.pi * np.asarray(f_Hz, dtype=float)))
+        ell = float(1.0 / np.max(q))
+    if not (np.all(np.isfinite(q)) and 1e-12 < ell < np.inf):
+        raise DeviceError("frequencies.f_Hz", f"the field length 1/|q| of {material} at these "
+                          f"frequencies ({ell:.3g} m) cannot be meshed")
+    return ell
 
 
 def _axis(edges: np.ndarray, sizes: list[float]) -> np.ndarray:
@@ -175,7 +188,7 @@ def stack_spacing_m(device: Device, f_Hz) -> list[float]:
     if device.device.mesh_size_nm is not None:
         h = to_si("mesh_size_nm", device.device.mesh_size_nm)
         return [h] * len(device.layers)
-    return [_field_length_m(device, lay.material, f_Hz) / ELEMENTS_PER_LENGTH
+    return [field_length_m(device, lay.material, f_Hz) / ELEMENTS_PER_LENGTH
             for lay in device.layers]
 
 

@@ -14,13 +14,15 @@ from pathlib import Path
 import numpy as np
 import skfem
 
+from .atomic import write_text
 from .device import Device
 from .errors import DeviceError
-from .mesh import DeviceMesh, device_scales, stack_mesh
+from .mesh import DeviceMesh, device_scales, field_length_m, stack_mesh
 
 log = logging.getLogger(__name__)
 
 #: gmsh meshes: elements per shortest field length 1/|q| of the region's material
+#: (8, not the structured meshes' 10: unstructured 3D meshes cost more per element)
 ELEMENTS_PER_LENGTH = 8
 #: and at least this many elements across a region's thinnest dimension
 ELEMENTS_ACROSS = 3
@@ -44,11 +46,10 @@ def region_sizes_nm(device: Device, f_Hz) -> dict[str, float]:
     ``1/(ELEMENTS_PER_LENGTH max|q|)`` over ``f_Hz`` and ``thinnest/ELEMENTS_ACROSS``."""
     if device.device.mesh_size_nm is not None:
         return {r: device.device.mesh_size_nm for r in device.region_materials()}
-    omega = 2 * np.pi * np.asarray(f_Hz, dtype=float)
     thin = _region_thinnest_nm(device)
     out = {}
     for region, mat in device.region_materials().items():
-        ell = 1e9 / float(np.max(np.abs(device.material(mat).q(omega))))
+        ell = 1e9 * field_length_m(device, mat, f_Hz)
         out[region] = min(ell / ELEMENTS_PER_LENGTH, thin[region] / ELEMENTS_ACROSS)
     return out
 
@@ -80,9 +81,7 @@ def gmsh_msh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> Path:
             pass
     log.info("meshing %s with gmsh (sizes %s nm)", device.name, sizes)
     build_msh(device, sizes, path)
-    tmp = stamp.with_name(f".{stamp.name}.part")
-    tmp.write_text(json.dumps({"geometry_hash": digest, "sizes_nm": sizes}, indent=2))
-    tmp.replace(stamp)
+    write_text(stamp, json.dumps({"geometry_hash": digest, "sizes_nm": sizes}, indent=2))
     return path
 
 
@@ -97,9 +96,15 @@ def read_mesh(path: Path, dim: int) -> skfem.Mesh:
         why = str(exc) if not isinstance(exc, SystemExit) else "not a mesh format meshio reads"
         raise DeviceError("device.mesh", f"cannot read mesh file {str(path)!r}: {why}") from None
     kind = {2: "triangle", 3: "tetra"}[dim]
-    if not any(c.type == kind for c in m.cells):
+    types = {c.type for c in m.cells}
+    if kind not in types:
         raise DeviceError("device.mesh", f"{path} holds no {kind} cells for dimension = {dim}")
+    if dim == 2 and types & {"tetra", "hexahedron", "wedge", "pyramid"}:
+        raise DeviceError("device.mesh", f"{path} holds volume cells: set dimension = 3")
     if m.points.shape[1] > dim:
+        extra = m.points[:, dim:]
+        if np.ptp(extra, axis=0).max() > 1e-9 * max(np.ptp(m.points, axis=0).max(), 1e-300):
+            raise DeviceError("device.mesh", f"{path}: a 2D mesh must lie in the x-y plane")
         m.points = np.ascontiguousarray(m.points[:, :dim])
     from skfem.io.meshio import from_meshio
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .device import Device
 from .export import atomic_path
+from .result import transfer_unit
 
 LAYER_COLOURS = {"ferromagnet": "#f4d6c8", "normal_metal": "#d3e3f3"}
 
@@ -96,7 +97,7 @@ def bode_plot(path, device: Device, f_Hz, Z: dict[str, list[complex]]) -> Path:
     """Bode plot of the detectors' transfer functions ``Z(f) = <mu>_det / I_in``."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    unit = "s/m$^3$" if device.dimension == 3 else "s/m$^2$ per unit depth"
+    unit = transfer_unit(device.dimension)[0].replace("^3", "$^3$").replace("^2", "$^2$")
     for name, z in Z.items():
         z = np.asarray(z)
         ax1.loglog(f_Hz, np.abs(z), "o-", ms=3, label=name)

@@ -54,11 +54,11 @@ def _load(pv, vtu: Path, crop: float | None):
 
 
 def _screenshot(plotter, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        png = tmp.with_name(tmp.name + ".png")
-        plotter.screenshot(str(png))
-        png.replace(tmp)
-    plotter.close()
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            plotter.screenshot(str(tmp))
+    finally:
+        plotter.close()
     return Path(path)
 
 

@@ -12,6 +12,14 @@ from .assemble import Blocks
 Field = Literal["mu", "dm", "dM"]
 
 
+def transfer_unit(dim: int) -> tuple[str, str]:
+    """Unit of ``Z = <mu>/I_in`` in ``dim`` dimensions: (text, column-name suffix).
+
+    ``I_in = int j_in dA`` is per unit depth in 2D and per unit area in 1D."""
+    return {3: ("s/m^3", "s_per_m3"), 2: ("s/m^2 per unit depth", "s_per_m2"),
+            1: ("s/m per unit area", "s_per_m")}[dim]
+
+
 @dataclass(frozen=True)
 class Sample:
     """Fields at points.
@@ -123,8 +131,10 @@ class Result:
         return sum((j * self.contact_area_m2(n) for n, j in self.j_in.items()), 0j)
 
     def transfer(self, name: str) -> complex:
-        """``Z = <mu>_contact / I_in`` [s/m^3] (in 2D per unit depth: [s/m^2])."""
-        return self.contact_mean(name) / self.injected_current()
+        """``Z = <mu>_contact / I_in`` in :func:`transfer_unit` (s/m^3 in 3D); nan if
+        the injected currents cancel."""
+        current = self.injected_current()
+        return self.contact_mean(name) / current if current != 0 else complex(np.nan, np.nan)
 
     def contact_mean(self, name: str, field: Field = "mu") -> complex:
         """Contact-averaged complex ``mu`` (or ``dm``, ``dM``) [A/m]."""

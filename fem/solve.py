@@ -39,9 +39,8 @@ class Problem:
         """Scaled load ``sum_contacts j_in/(L0 R0) int v`` on the free nodes."""
         s = self.dmesh.scales
         b = np.zeros(self.blocks.n_nodes, dtype=complex)
-        for name, c in self.device.contacts.items():
-            if c.kind == "injection":
-                b += c.j_in / (s.length_m * s.rate_per_s) * self.blocks.contact_load(name)
+        for name, j_in in self.device.injections().items():
+            b += j_in / (s.length_m * s.rate_per_s) * self.blocks.contact_load(name)
         return b[self.blocks.free]
 
     def solve(self, f_Hz: float) -> Result:
@@ -58,8 +57,7 @@ class Problem:
 
     def result(self, f_Hz: float, mu: np.ndarray) -> Result:
         """Wrap nodal ``mu`` [A/m] at ``f_Hz`` as a :class:`Result` of this device."""
-        j_in = {n: c.j_in for n, c in self.device.contacts.items() if c.kind == "injection"}
-        return Result(self.blocks, f_Hz, mu, j_in)
+        return Result(self.blocks, f_Hz, mu, self.device.injections())
 
 
 def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,

@@ -17,6 +17,8 @@ from .materials import Ferromagnet, NormalMetal
 from .units import to_si
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: a length in nm: finite and at least a thousandth of a nanometre
+Length = Annotated[float, Field(ge=1e-3, allow_inf_nan=False)]
 Time = Annotated[float, Field(gt=0)]  # "inf" allowed: no lattice decay
 
 
@@ -78,7 +80,7 @@ class LayerSpec(_Closed):
     """``[[layers]]``: one layer of a stack, in order from the injection face."""
 
     material: str
-    thickness_nm: PositiveFloat
+    thickness_nm: Length
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
 
 
@@ -102,6 +104,9 @@ class ContactSpec(_Closed):
     def _amplitude(self):
         if self.kind == "injection" and self.j_in_A_per_s is None:
             raise ValueError("j_in_A_per_s = [re, im] is required for kind = 'injection'")
+        if self.j_in_A_per_s is not None and not (
+                all(map(math.isfinite, self.j_in_A_per_s)) and any(self.j_in_A_per_s)):
+            raise ValueError("j_in_A_per_s must be finite and not zero")
         if self.kind != "injection" and self.j_in_A_per_s is not None:
             raise ValueError(
                 f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
@@ -151,19 +156,19 @@ class ChannelSpec(_Closed):
     """``[channel]`` of a nonlocal spin valve: the normal-metal channel along x."""
 
     material: str
-    length_nm: PositiveFloat
-    width_nm: PositiveFloat
-    thickness_nm: PositiveFloat
+    length_nm: Length
+    width_nm: Length
+    thickness_nm: Length
 
 
 class ElectrodesSpec(_Closed):
     """``[electrodes]`` of a nonlocal spin valve: two ferromagnetic bars on the channel."""
 
     material: str
-    width_nm: PositiveFloat
-    length_nm: PositiveFloat
-    thickness_nm: PositiveFloat
-    spacing_nm: PositiveFloat
+    width_nm: Length
+    length_nm: Length
+    thickness_nm: Length
+    spacing_nm: Length
 
 
 class InterfaceSpec(_Closed):

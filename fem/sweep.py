@@ -12,6 +12,7 @@ numbers.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from .device import Device
-from .result import Result
+from .result import Result, transfer_unit
 from .solve import Problem, prepare
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,9 @@ class Sweep:
     def _dask(self):
         from dask.distributed import Client, LocalCluster, as_completed
 
-        own_cluster = own_client = None
+        own_cluster = own_client = problem = None
         client = self.client
+        futures: list = []
         try:
             if client is None and self.scheduler is not None:
                 client = own_client = Client(self.scheduler)
@@ -137,6 +139,7 @@ class Sweep:
             while done < len(chunks):
                 while submitted < len(chunks) and submitted - done < window:
                     fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False)
+                    futures.append(fut)
                     index[fut.key] = submitted
                     pending.add(fut)
                     submitted += 1
@@ -146,7 +149,12 @@ class Sweep:
                 while done in buffer:  # yield in frequency order
                     yield from zip(chunks[done], buffer.pop(done))
                     done += 1
-        finally:
+        finally:  # a stopped sweep leaves nothing behind on a user's cluster
+            if client is not None and own_client is None:
+                with contextlib.suppress(Exception):
+                    client.cancel([f for f in futures if not f.done()])
+                    if problem is not None:
+                        client.cancel(problem)
             if own_client is not None:
                 own_client.close()
             if own_cluster is not None:
@@ -167,9 +175,7 @@ class Sweep:
         names = list(self.signals[0]) if self.signals else []
         data = {}
         for name in names:
-            unit = "s/m^3" if name.endswith("_Z") else "A/m"
-            if name.endswith("_Z") and self.problem.dmesh.dim == 2:
-                unit = "s/m^2 (per unit depth)"
+            unit = transfer_unit(self.problem.dmesh.dim)[0] if name.endswith("_Z") else "A/m"
             data[name] = ("f_Hz", np.array([s[name] for s in self.signals]),
                           {"units": unit, "long_name": _long_name(name)})
         return xr.Dataset(data, coords={"f_Hz": ("f_Hz", self.f_Hz, {"units": "Hz"})},

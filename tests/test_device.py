@@ -78,7 +78,7 @@ BAD = [
     ({"materials.Cu.tau_mL_s": -1e-12}, "materials.Cu.tau_mL_s", "greater than 0"),
     ({"materials.Py.kind": "magnet"}, "materials.Py", "kind"),
     ({"layers.0.thickness_um": 3}, "layers[0].thickness_um", "unknown key"),
-    ({"layers.0.thickness_nm": 0}, "layers[0].thickness_nm", "greater than 0"),
+    ({"layers.0.thickness_nm": 0}, "layers[0].thickness_nm", "greater than or equal to 0.001"),
     ({"layers.1.material": "Ag"}, "layers[1].material", "unknown material"),
     ({"device.dimension": 2}, "device", "width_nm"),
     ({"device.dimension": 4}, "device.dimension", "1, 2 or 3"),

@@ -23,7 +23,7 @@ CASES = {
     "electrodes_off_channel": (NLSV.replace("spacing_nm = 800", "spacing_nm = 3950"),
                                "electrodes.spacing_nm: the electrodes"),
     "non_positive_size": (NLSV.replace("thickness_nm = 30", "thickness_nm = 0"),
-                          "channel.thickness_nm: Input should be greater than 0"),
+                          "channel.thickness_nm: Input should be greater than or equal to 0.001"),
     "nlsv_contact_face": (NLSV.replace('at = "detector_top"', 'at = "detector_side"'),
                           "contacts.detector.at: must be one of"),
     "pillar_without_width": (PILLAR.replace("width_nm = 120", ""), "device: width_nm is required"),
@@ -73,3 +73,63 @@ def test_interfaces_that_do_not_touch(tmp_path):
     with pytest.raises(fem.DeviceError, match=r"interfaces\[0\].between: 'free' and 'fixed' do "
                                               "not touch"):
         fem.prepare(dev, mesh_dir=tmp_path)
+
+
+MORE = {
+    "mesh_default_dimension": (MESH.replace("dimension = 2\n", ""), "device: a user mesh needs"),
+    "interface_within_one_material": (
+        NLSV.replace('between = ["Py", "Cu"]', 'between = ["injector", "Py"]'),
+        "interfaces[0].between: needs two different names with no region in common"),
+    "zero_injection": (NLSV.replace("j_in_A_per_s = [1.0, 0.0]", "j_in_A_per_s = [0.0, 0.0]"),
+                       "contacts.injector: j_in_A_per_s must be finite and not zero"),
+    "infinite_susceptibility": (NLSV.replace("chi_M = 1.0", "chi_M = inf"),
+                                "materials.Py.chi_M: must be finite"),
+    "absurd_frequency": (NLSV.replace("stop = 1e11", "stop = 1e300"),
+                         "frequencies.f_Hz: the field length"),
+    "sub_atomic_thickness": (NLSV.replace("thickness_nm = 20", "thickness_nm = 1e-300"),
+                             "electrodes.thickness_nm: Input should be greater than or equal"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE))
+def test_more_bad_input_cli(case, tmp_path):
+    text, expected = MORE[case]
+    dev = tmp_path / "dev.toml"
+    dev.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run", str(dev), "--out",
+                           str(tmp_path / "out"), "--mesh-dir", str(tmp_path / "m")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert expected in lines[-1] and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_utf8_and_unwritable_output(tmp_path):
+    bad = tmp_path / "bin.toml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(fem.DeviceError, match="not a text file in UTF-8"):
+        fem.load_device(bad)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run",
+                           str(ROOT / "devices" / "py_bar.toml"), "--out", str(blocker / "out")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_volume_mesh_read_as_2d(tmp_path):
+    from fem.meshing import read_mesh
+
+    dev = fem.load_device(ROOT / "devices" / "pillar_py_cu_py.toml").with_params(
+        **{"device.mesh_size_nm": 8.0})
+    fem.prepare(dev, mesh_dir=tmp_path)
+    with pytest.raises(fem.DeviceError, match="volume cells: set dimension = 3"):
+        read_mesh(tmp_path / "pillar_py_cu_py.msh", 2)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "devices").glob("*.toml")), ids=lambda p: p.name)
+def test_check_every_shipped_device(path):
+    proc = subprocess.run([sys.executable, "-m", "fem.cli", "check", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and ": ok (" in proc.stdout, proc.stderr

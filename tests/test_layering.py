@@ -13,7 +13,7 @@ from pathlib import Path
 import fem
 
 LAYERS = {
-    "errors": 0, "units": 0, "analytic": 0, "version": 0,
+    "errors": 0, "units": 0, "analytic": 0, "version": 0, "atomic": 0,
     "materials": 1, "specs": 1, "device": 1,
     "geometry": 2, "mesh": 2, "meshing": 2, "interfaces": 2, "axis": 2,
     "forms": 3, "assemble": 3, "transient": 3,

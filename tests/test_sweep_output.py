@@ -182,3 +182,17 @@ def test_sweep_on_an_existing_cluster(tmp_path):
         z = [r.transfer("detector") for r in sweep]
     ref = [problem.solve(f).transfer("detector") for f in dev.f_Hz()]
     assert np.allclose(z, ref, rtol=1e-12, atol=0)
+
+
+def test_rerun_into_the_same_folder_is_consistent(tmp_path):
+    """A second run with other frequencies and no fields leaves no file of the first."""
+    dev = small_nlsv()
+    problem = fem.prepare(dev, mesh_dir=tmp_path)
+    out = tmp_path / "out"
+    run_device(dev, out, problem=problem, plots=False, parallel=False)
+    dev2 = dev.with_params(**{"frequencies.f_Hz": [2e9], "output.fields": "none"})
+    run_device(dev2, out, problem=fem.prepare(dev2, mesh_dir=tmp_path), parallel=False)
+    assert not (out / "sweep.pvd").exists() and not list(out.glob("sweep/*.vtu"))
+    assert not (out / "profiles.csv").exists()
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [float(r["f_Hz"]) for r in rows] == [2e9]
