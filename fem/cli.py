@@ -127,6 +127,24 @@ def _terminate_cleanly() -> None:
 
 
 @app.command()
+def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] = Path(
+              "devices/nlsv_py_cu.toml"),
+          out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/benchmarks"),
+          ) -> None:
+    """Time meshing, forming A(omega), solving, sampling and sweeping (ratios in one run)."""
+    from .bench import run_benchmark
+    from .device import load_device
+
+    try:
+        files = run_benchmark(load_device(device_file), out)
+    except SpinfemError as err:
+        _fail(err)
+    for f in files:
+        typer.echo(f"wrote {f}")
+    typer.echo(files[1].read_text())
+
+
+@app.command()
 def figures(out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/figures")
             ) -> None:
     """Reproduce the paper's Figs. 2-5 from the exact dispersion (fem.analytic)."""
