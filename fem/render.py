@@ -39,8 +39,11 @@ def listed_fields(out_dir: Path) -> list[tuple[float, Path]]:
 
 
 def _outline(grid, three_d: bool):
-    if three_d:
-        return grid.extract_feature_edges()
+    if three_d:  # the sharp edges of the surface, with its normals made consistent first
+        surface = grid.extract_surface(algorithm="dataset_surface").compute_normals(
+            consistent_normals=True, auto_orient_normals=True, split_vertices=False)
+        return surface.extract_feature_edges(boundary_edges=False, non_manifold_edges=False,
+                                             manifold_edges=False, feature_angle=30)
     return grid.extract_feature_edges(boundary_edges=True, feature_edges=False,
                                       manifold_edges=False, non_manifold_edges=False)
 
