@@ -108,11 +108,6 @@ class DeviceSection(_Closed):
             raise ValueError("mesher is a key of geometry = 'stack' only")
         return self
 
-    @property
-    def uses_gmsh(self) -> bool:
-        return self.geometry in ("pillar", "nonlocal_spin_valve") or (
-            self.geometry == "stack" and self.mesher == "gmsh")
-
 
 class Device(_Closed):
     """A validated device: the whole TOML file."""

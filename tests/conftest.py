@@ -47,6 +47,23 @@ def exact_bar(device, f_Hz, G_s=None):
     return analytic.LayeredBar(layers, j_in, far_end=far, G_s=G_s)
 
 
+def spinfem(*args, cwd=None):
+    """Run the ``spinfem`` command line in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "fem.cli", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def assert_bad_input(proc, expected: str) -> None:
+    """Exit code 2, one line on stderr naming ``expected``, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 _RATES: list[dict] = []
 
 

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_bad_input, spinfem
 
 DEVICES = Path(__file__).parents[1] / "devices"
-
-
-def spinfem(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fem.cli", *args], capture_output=True,
-                          text=True, cwd=cwd)
 
 
 GOOD = (DEVICES / "py_cu_bar.toml").read_text()
@@ -41,11 +35,7 @@ def test_bad_input_exit_2_no_traceback_nothing_written(tmp_path, case, command):
     path.write_text(text)
     out = tmp_path / "out"
     args = [command, str(path)] + (["--out", str(out)] if command == "run" else [])
-    proc = spinfem(*args, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and expected in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert_bad_input(spinfem(*args, cwd=tmp_path), expected)
     assert not out.exists() and not (tmp_path / "results").exists()
 
 

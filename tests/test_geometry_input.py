@@ -3,11 +3,10 @@ nothing written -- from the CLI and from the library."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_bad_input, spinfem
 
 import fem
 
@@ -59,13 +58,9 @@ def test_bad_geometry_cli(case, tmp_path):
     dev = tmp_path / "dev.toml"
     dev.write_text(text)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run", str(dev), "--out", str(out),
-                           "--mesh-dir", str(tmp_path / "meshes")],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and expected in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    proc = spinfem("run", str(dev), "--out", str(out), "--mesh-dir", str(tmp_path / "meshes"),
+                   cwd=tmp_path)
+    assert_bad_input(proc, expected)
     assert not out.exists() and not (tmp_path / "meshes").exists()
 
 
@@ -74,10 +69,9 @@ def test_unreadable_mesh_file(tmp_path):
     bad.write_text("$MeshFormat\nthis is not a mesh\n")
     dev = tmp_path / "dev.toml"
     dev.write_text(MESH.replace(str(ROOT / "meshes" / "t_junction.msh"), str(bad)))
-    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run", str(dev), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2 and "device.mesh: cannot read mesh file" in proc.stderr
-    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+    proc = spinfem("run", str(dev), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert_bad_input(proc, "device.mesh: cannot read mesh file")
+    assert not (tmp_path / "out").exists()
 
 
 def test_interfaces_that_do_not_touch(tmp_path):
@@ -97,9 +91,8 @@ def test_not_utf8_and_unwritable_output(tmp_path):
         fem.load_device(bad)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    proc = subprocess.run([sys.executable, "-m", "fem.cli", "run",
-                           str(ROOT / "devices" / "py_bar.toml"), "--out", str(blocker / "out")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = spinfem("run", str(ROOT / "devices" / "py_bar.toml"), "--out", str(blocker / "out"),
+                   cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -115,6 +108,5 @@ def test_volume_mesh_read_as_2d(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "devices").glob("*.toml")), ids=lambda p: p.name)
 def test_check_every_shipped_device(path):
-    proc = subprocess.run([sys.executable, "-m", "fem.cli", "check", str(path)],
-                          capture_output=True, text=True)
+    proc = spinfem("check", str(path))
     assert proc.returncode == 0 and ": ok (" in proc.stdout, proc.stderr
