@@ -44,13 +44,46 @@ def coordinate_names(device: Device) -> list[str]:
     return ["x_m", "y_m", "z_m"][: device.dimension]
 
 
-def sweep_header(problem: Problem, res: Result) -> list[str]:
-    """Columns of ``sweep.csv``: ``f_Hz``, then re/im/abs/phase of every contact signal."""
+def sweep_header(problem: Problem, res: Result, info: dict) -> list[str]:
+    """Columns of ``sweep.csv``: ``f_Hz``, re/im/abs/phase of every contact signal, then
+    how the frequency was solved (``info``: method, iterations, relative residual and,
+    for a reduced basis, the relative error bounds)."""
     cols = ["f_Hz"]
     for name in contact_signals(problem, res):
         unit = transfer_unit(res.dmesh.dim)[1] if name.endswith("_Z") else "A_per_m"
         cols += complex_columns(name, unit)
-    return cols
+    return cols + list(info)
+
+
+def solver_summary(problem: Problem, sweep: Sweep) -> dict:
+    """The ``solver`` entry of ``summary.json``: method, settings and what it took."""
+    settings = problem.solver
+    info = sweep.info
+    out = {
+        "element": "P1 Lagrange (scikit-fem)", "unknown": "mu = delta_m / chi_m [A/m]",
+        "method": sweep.method, "settings": settings.model_dump(),
+        "unknowns": problem.n_unknowns,
+        "scales": {"length_m": problem.dmesh.scales.length_m,
+                   "rate_per_s": problem.dmesh.scales.rate_per_s},
+        "execution": "in-process" if sweep.in_process() else "dask",
+    }
+    linear = problem.linear_solver(snapshot=sweep.method == "reduced")
+    out["linear_solver"] = linear.describe()
+    if sweep.method == "reduced" and sweep.report is not None:
+        r = sweep.report
+        out["reduced_basis"] = {
+            "full_solves": r.full_solves, "basis_size": r.basis_size,
+            "snapshot_f_Hz": r.snapshot_f_Hz, "greedy_steps": r.steps, "seconds": r.seconds,
+            "max_est_rel_error": max((max(v for k, v in i.items() if k.startswith("est_"))
+                                      for i in info), default=None),
+            "bound": "certified: relative error of the fields in the X-norm and of every "
+                     "contact mean, from the residual in a lumped-mass dual norm",
+        }
+    else:
+        iters = [i["iterations"] for i in info]
+        out["iterations"] = {"total": int(sum(iters)), "max": int(max(iters, default=0))}
+        out["max_rel_residual"] = max((i["rel_residual"] for i in info), default=None)
+    return out
 
 
 def decay_rows(res: Result, device: Device) -> list[list]:
@@ -102,7 +135,8 @@ def run_device(device: Device, out_dir: str | Path,
                callback: Callable[[int, int, Result], None] | None = None, *,
                plots: bool = True, mesh_dir: str | Path = "meshes", client=None,
                scheduler: str | None = None, parallel: bool | str = "auto",
-               problem: Problem | None = None) -> RunOutput:
+               problem: Problem | None = None,
+               status: Callable[[str], None] | None = None) -> RunOutput:
     """Sweep ``device`` and write everything into ``out_dir``.
 
     Files, each written atomically as the sweep goes:
@@ -110,7 +144,8 @@ def run_device(device: Device, out_dir: str | Path,
     * ``sweep.pvd`` + ``sweep/sweep_<i>.vtu`` (fields of the ``[output] fields``
       frequencies; frequency [Hz] as the time step) and ``sweep/fields.json`` (units);
     * ``sweep.csv`` -- per frequency, contact-averaged mu, dm, dM [A/m] of every
-      injection and detector contact and the detectors' ``Z`` [s/m^3];
+      injection and detector contact and the detectors' ``Z`` [s/m^3], and how it was
+      solved (method, iterations, relative residual, reduced-basis error bounds);
     * ``profiles.csv`` -- mu, dm, dM along the device axis at the field frequencies;
     * ``decay_lengths.csv`` -- decay length and wavelength [m], FEM and exact;
     * ``summary.json`` -- device file hash and resolved copy, solver settings,
@@ -124,7 +159,8 @@ def run_device(device: Device, out_dir: str | Path,
     freqs = device.f_Hz()
     fields_at = set(device.field_indices(problem.blocks.n_nodes))
     axis = device_axis(device)
-    sweep = Sweep(problem, freqs, client=client, scheduler=scheduler, parallel=parallel)
+    sweep = Sweep(problem, freqs, client=client, scheduler=scheduler, parallel=parallel,
+                  status=status)
     out_dir.mkdir(parents=True, exist_ok=True)
     _clean(out_dir)
     write_text(out_dir / "device.json",
@@ -133,9 +169,9 @@ def run_device(device: Device, out_dir: str | Path,
     rows, profile_rows, decays, header = [], [], [], None
     t1 = time.perf_counter()
     for i, res in enumerate(sweep):
-        header = header or sweep_header(problem, res)
+        header = header or sweep_header(problem, res, sweep.info[-1])
         rows.append([res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()),
-                                     []))
+                                     []) + list(sweep.info[-1].values()))
         write_csv(out_dir / SWEEP_CSV, header, rows)
         if i in fields_at:
             pvd.add(i, res)
@@ -168,13 +204,7 @@ def run_device(device: Device, out_dir: str | Path,
         "device": device.name,
         "device_file_sha256": device.source_sha256(),
         "device_resolved": device.model_dump(mode="json", exclude_none=True),
-        "solver": {
-            "element": "P1 Lagrange (scikit-fem)", "unknown": "mu = delta_m / chi_m [A/m]",
-            "linear_solver": "scipy.sparse.linalg.spsolve (SuperLU), complex",
-            "scales": {"length_m": problem.dmesh.scales.length_m,
-                       "rate_per_s": problem.dmesh.scales.rate_per_s},
-            "execution": "in-process" if sweep.in_process() else "dask",
-        },
+        "solver": solver_summary(problem, sweep),
         "mesh": mesh_statistics(problem.dmesh),
         "frequencies": len(freqs),
         "fields_written_for_f_Hz": [float(freqs[i]) for i in sorted(fields_at)],

@@ -71,17 +71,50 @@ class Blocks:
         return {name: complex(mat.kappa(omega)) / rate for name, mat in self.materials.items()
                 if name in self.M}
 
-    def system(self, omega: float) -> sp.csr_matrix:
-        """``A(omega)`` on the free nodes, a linear combination of the blocks."""
-        data = self.K.astype(complex)
-        for name, c in self.coefficients(omega).items():
-            data += c * self.M[name]
+    def term_names(self) -> list[str]:
+        """Names of the terms of ``A(omega) = sum_q theta_q(omega) A_q``: ``"K"``, then
+        ``"M:<material>"``, then ``"S:<contact>:<region>"``."""
+        return ["K", *(f"M:{m}" for m in self.M), *(f"S:{c}:{r}" for c, r in self.S)]
+
+    def term_data(self) -> list[np.ndarray]:
+        """The fixed real symmetric matrices ``A_q`` (data on ``pattern``), in
+        :meth:`term_names` order."""
+        return [self.K, *self.M.values(), *self.S.values()]
+
+    def theta(self, omega: float) -> np.ndarray:
+        """The scalar coefficients ``theta_q(omega)`` of :meth:`term_names`, complex:
+        1 for ``K``, ``kappa(omega)/R0`` per material, ``sigma q(omega)/(L0 R0)`` per lead."""
         s = self.dmesh.scales
-        for (_, region), S in self.S.items():
+        c = self.coefficients(omega)
+        leads = []
+        for _, region in self.S:
             mat = self.materials[self.dmesh.region_material[region]]
-            data += mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s) * S
+            leads.append(mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s))
+        return np.array([1.0, *(c[m] for m in self.M), *leads], dtype=complex)
+
+    def combine_abs(self, weights) -> np.ndarray:
+        """``sum_q weights_q |A_q|`` (entrywise absolute values) as data on ``pattern``."""
+        data = np.zeros(self.pattern.nnz)
+        for w, d in zip(weights, self.term_data()):
+            data += w * np.abs(d)
+        return data
+
+    def matrix(self, data: np.ndarray) -> sp.csr_matrix:
+        """A sparse matrix on ``pattern`` with the given data."""
         p = self.pattern
         return sp.csr_matrix((data, p.indices, p.indptr), shape=p.shape)
+
+    def system(self, omega: float) -> sp.csr_matrix:
+        """``A(omega)`` on the free nodes, a linear combination of the blocks."""
+        return self.matrix(self.combine(self.theta(omega)))
+
+    def combine(self, weights) -> np.ndarray:
+        """``sum_q weights_q A_q`` as data on ``pattern`` (complex or real weights)."""
+        weights = np.asarray(weights)
+        data = np.zeros(self.pattern.nnz, dtype=weights.dtype)
+        for w, d in zip(weights, self.term_data()):
+            data += w * d
+        return data
 
     def probe(self, points_m: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
         """``(elements, P)`` for points [m], shape ``(n, dim)``: the holding elements and

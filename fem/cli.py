@@ -43,6 +43,12 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
                  "embedded local cluster sized to this machine")] = None,
         serial: Annotated[bool, typer.Option(help="Solve in this process, without Dask")] = False,
         mesh_dir: Annotated[Path, typer.Option(help="Where gmsh meshes go")] = Path("meshes"),
+        method: Annotated[str | None, typer.Option(
+            help="Solver: auto, direct, iterative or reduced [default: the device file's "
+                 "[solver] method, else auto]")] = None,
+        rel_tol: Annotated[float | None, typer.Option(
+            help="Relative tolerance: residual (iterative) or error bound (reduced) "
+                 "[default: the device file's, else 1e-6]")] = None,
         ) -> None:
     """Sweep every frequency of a device: VTU/PVD, CSV, summary and pictures."""
     import time
@@ -68,19 +74,21 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         dev = load_device(device_file)
         t0 = time.perf_counter()
         with console.status(f"meshing and assembling {dev.name} ...", spinner="dots"):
-            problem = prepare(dev, mesh_dir=mesh_dir)
+            problem = prepare(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol)
         n = problem.blocks.n_nodes
         console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
-                      f"({time.perf_counter() - t0:.1f} s)")
+                      f"({time.perf_counter() - t0:.1f} s); solver: "
+                      f"{problem.method(len(dev.f_Hz()))}")
         out_dir = out if out is not None else Path("results") / dev.name
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("frequencies"), TimeElapsedColumn(), TextColumn("ETA"),
                    TimeRemainingColumn()]
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"sweeping {dev.name}", total=len(dev.f_Hz()))
-            output = run_device(dev, out_dir, callback=lambda i, k, r: progress.advance(task),
-                                problem=problem, scheduler=scheduler,
-                                parallel=False if serial else "auto", plots=False)
+            output = run_device(
+                dev, out_dir, callback=lambda i, k, r: progress.advance(task), problem=problem,
+                scheduler=scheduler, parallel=False if serial else "auto", plots=False,
+                status=lambda text: progress.update(task, description=text))
         with console.status("rendering pictures ...", spinner="dots"):
             from .plot import make_all
 

@@ -48,6 +48,7 @@ from .specs import (
     Length,
     MaterialSpec,
     OutputSpec,
+    SolverSpec,
     _Closed,
 )
 from .units import SUFFIX_TO_SI, to_si
@@ -122,6 +123,7 @@ class Device(_Closed):
     contacts: Annotated[dict[str, ContactSpec], Field(min_length=1)]
     frequencies: FrequencySpec
     output: OutputSpec = OutputSpec()
+    solver: SolverSpec = SolverSpec()
     _source_dir: Path | None = PrivateAttr(default=None)
     _source_sha256: str | None = PrivateAttr(default=None)
 

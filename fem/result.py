@@ -63,6 +63,8 @@ class Result:
         self.mu = mu
         #: injected spin-current density [A/s] per injection contact
         self.j_in = dict(j_in or {})
+        #: how it was solved (:class:`fem.linear.SolveStats`), when known
+        self.stats = None
         dmesh = blocks.dmesh
         # (dm/mu, dM/mu) per region: dM is local, so it is mu times a region constant
         ratios = []

@@ -1,39 +1,76 @@
-"""Frequency-domain solves: assemble a device once, then one sparse solve per frequency."""
+"""Frequency-domain solves: assemble a device once, then solve per frequency.
+
+:class:`Problem` holds the assembled blocks and the ``[solver]`` settings; its
+per-frequency solves use :mod:`fem.linear` (direct or iterative), and its
+:meth:`Problem.reduced_basis` sets up the reduced basis of :mod:`fem.reduced`.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse.linalg as spla
 
 from .assemble import Blocks, assemble
 from .device import Device
 from .errors import SolveError
 from .interfaces import split_interfaces
+from .linear import DirectSolver, IterativeSolver, SolveStats, auto_method, make_solver
 from .mesh import DeviceMesh
 from .meshing import device_mesh
+from .reduced import ReducedBasis, Signal
 from .result import Result
+from .specs import SolverSpec
+
+#: full solves that build a reduced basis reach rel_tol times this relative residual
+SNAPSHOT_TOL_FACTOR = 1e-4
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Problem:
-    """A device assembled once: its mesh and frequency-independent blocks."""
+    """A device assembled once: its mesh, frequency-independent blocks and solver settings."""
 
     device: Device
     blocks: Blocks
     #: seconds spent meshing and assembling
     prepare_s: float = 0.0
+    #: the ``[solver]`` settings (default: the device file's)
+    solver: SolverSpec | None = None
+    _linear: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        if self.solver is None:
+            self.solver = self.device.solver
 
     @property
     def dmesh(self) -> DeviceMesh:
         return self.blocks.dmesh
+
+    @property
+    def n_unknowns(self) -> int:
+        """Unknowns of the linear system (free nodes)."""
+        return int(self.blocks.free.size)
+
+    def method(self, n_frequencies: int = 1) -> str:
+        """The solver method a sweep of ``n_frequencies`` uses (``"auto"`` resolved)."""
+        m = self.solver.method
+        return auto_method(self.n_unknowns, self.dmesh.dim, n_frequencies) if m == "auto" else m
+
+    def linear_solver(self, snapshot: bool = False) -> DirectSolver | IterativeSolver:
+        """The per-frequency solver (kept, so an AMG hierarchy is reused); ``snapshot``:
+        the tighter one that builds a reduced basis."""
+        if snapshot not in self._linear:
+            m = self.solver.method
+            m = auto_method(self.n_unknowns, self.dmesh.dim) if m in ("auto", "reduced") else m
+            tol = self.solver.rel_tol * (SNAPSHOT_TOL_FACTOR if snapshot else 1.0)
+            self._linear[snapshot] = make_solver(self.blocks, m, tol, self.solver.max_iterations)
+        return self._linear[snapshot]
 
     def rhs(self) -> np.ndarray:
         """Scaled load ``sum_contacts j_in/(L0 R0) int v`` on the free nodes."""
@@ -43,25 +80,67 @@ class Problem:
             b += j_in / (s.length_m * s.rate_per_s) * self.blocks.contact_load(name)
         return b[self.blocks.free]
 
-    def solve(self, f_Hz: float) -> Result:
-        """Solve at one frequency [Hz]."""
+    def solve_rhs(self, f_Hz: float, B: np.ndarray, snapshot: bool = False
+                  ) -> tuple[np.ndarray, SolveStats]:
+        """``A(omega)^-1 B`` on the free nodes, with how it was solved."""
         if not np.isfinite(f_Hz) or f_Hz <= 0:
             raise SolveError(f"frequency must be finite and > 0 Hz, got {f_Hz!r}")
-        A = self.blocks.system(2.0 * np.pi * f_Hz)
-        x = spla.spsolve(A.tocsc(), self.rhs())
-        if not np.all(np.isfinite(x)):
+        X, stats = self.linear_solver(snapshot).solve(2.0 * np.pi * f_Hz, B)
+        if not np.all(np.isfinite(X)):
             raise SolveError(f"the linear solve at f = {f_Hz:g} Hz gave non-finite values")
+        return X, stats
+
+    def solve(self, f_Hz: float) -> Result:
+        """Solve at one frequency [Hz] (``Result.stats`` says how)."""
+        x, stats = self.solve_rhs(f_Hz, self.rhs())
+        res = self.result(f_Hz, self.full(x))
+        res.stats = stats
+        return res
+
+    def full(self, x: np.ndarray) -> np.ndarray:
+        """Nodal ``mu`` [A/m] on all nodes from the free-node values (0 on grounds)."""
         mu = np.zeros(self.blocks.n_nodes, dtype=complex)
         mu[self.blocks.free] = x
-        return self.result(f_Hz, mu)
+        return mu
 
     def result(self, f_Hz: float, mu: np.ndarray) -> Result:
         """Wrap nodal ``mu`` [A/m] at ``f_Hz`` as a :class:`Result` of this device."""
         return Result(self.blocks, f_Hz, mu, self.device.injections())
 
+    def signal_functionals(self) -> tuple[np.ndarray, list[Signal]]:
+        """Right-hand sides ``[b, l...]`` and the contact signals (mean mu over every
+        injection and detector contact) whose error the reduced basis bounds; a signal
+        whose ``l`` is a multiple of ``b`` reuses the primal as its adjoint."""
+        b = self.rhs()
+        cols, signals = [b], []
+        free = self.blocks.free
+        for name, c in self.device.contacts.items():
+            if c.kind not in ("injection", "detector"):
+                continue
+            load = self.blocks.contact_load(name)
+            mean = load[free] / load.sum()
+            beta = np.vdot(b, mean) / np.vdot(b, b)
+            if np.linalg.norm(mean - beta * b) <= 1e-12 * np.linalg.norm(mean):
+                signals.append(Signal(f"{name}_mu", mean, 0, complex(beta)))
+            else:
+                signals.append(Signal(f"{name}_mu", mean, len(cols)))
+                cols.append(mean.astype(complex))
+        return np.column_stack(cols), signals
+
+    def reduced_basis(self) -> ReducedBasis:
+        """An empty reduced basis of this device (see :mod:`fem.reduced`)."""
+        B, signals = self.signal_functionals()
+        return ReducedBasis(self.blocks, B, signals)
+
+    def snapshot(self, f_Hz: float) -> np.ndarray:
+        """The full solution of every right-hand side of :meth:`signal_functionals` at
+        ``f_Hz`` (shape ``(n_free, m)``), solved to ``rel_tol * SNAPSHOT_TOL_FACTOR``."""
+        return self.solve_rhs(f_Hz, self.signal_functionals()[0], snapshot=True)[0]
+
 
 def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
-            dmesh: DeviceMesh | None = None, mesh_dir: str | Path = "meshes") -> Problem:
+            dmesh: DeviceMesh | None = None, mesh_dir: str | Path = "meshes",
+            method: str | None = None, rel_tol: float | None = None) -> Problem:
     """Mesh and assemble a device once.
 
     Parameters
@@ -73,6 +152,8 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
         Use this mesh instead of building the default one.
     mesh_dir : path
         Where gmsh meshes are saved (``<mesh_dir>/<device>.msh``) and reused.
+    method, rel_tol : optional
+        Override the device file's ``[solver]`` settings (see :class:`fem.specs.SolverSpec`).
     """
     t0 = time.perf_counter()
     freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
@@ -86,7 +167,25 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
                       leads=[n for n, k in kinds.items() if k == "lead"])
     log.info("assembled %s: %d nodes, %d elements", device.name, dmesh.mesh.nvertices,
              dmesh.mesh.nelements)
-    return Problem(device=device, blocks=blocks, prepare_s=time.perf_counter() - t0)
+    return Problem(device=device, blocks=blocks, prepare_s=time.perf_counter() - t0,
+                   solver=solver_settings(device, method, rel_tol))
+
+
+def solver_settings(device: Device, method: str | None = None,
+                    rel_tol: float | None = None) -> SolverSpec:
+    """The device's ``[solver]`` settings with ``method`` / ``rel_tol`` overridden
+    (validated like the device file)."""
+    changes = {k: v for k, v in (("method", method), ("rel_tol", rel_tol)) if v is not None}
+    if not changes:
+        return device.solver
+    from pydantic import ValidationError
+
+    from .device import _first_error
+
+    try:
+        return SolverSpec.model_validate({**device.solver.model_dump(), **changes})
+    except ValidationError as exc:
+        raise _first_error(exc).within("solver") from None
 
 
 def solve(device: Device | Problem, f_Hz: float) -> Result:

@@ -178,6 +178,25 @@ class InterfaceSpec(_Closed):
     G_s_m_per_s: Annotated[float, Field(gt=0)]
 
 
+class SolverSpec(_Closed):
+    """``[solver]``: how ``A(omega) x = b`` is solved.
+
+    ``method``: ``"auto"`` (default: a reduced basis for sweeps of 8 or more frequencies
+    on meshes of 5000 or more unknowns, else direct up to a size per dimension and
+    iterative above; see :func:`fem.linear.auto_method`), ``"direct"`` (SuperLU),
+    ``"iterative"`` (AMG-preconditioned GMRES) or ``"reduced"`` (a certified reduced
+    basis over the sweep).  ``rel_tol``: for ``iterative`` the relative residual of every
+    solve, for ``reduced`` the bound on the relative error of the fields and of every
+    contact signal at every frequency.  ``max_iterations``: GMRES iterations per solve;
+    ``max_full_solves``: full solves a reduced basis may use.
+    """
+
+    method: Literal["auto", "direct", "iterative", "reduced"] = "auto"
+    rel_tol: Annotated[float, Field(gt=0, lt=1, strict=True)] = 1e-6
+    max_iterations: Annotated[int, Field(ge=1, strict=True)] = 1000
+    max_full_solves: Annotated[int, Field(ge=2, strict=True)] = 64
+
+
 class OutputSpec(_Closed):
     """``[output]``: which frequencies get full fields (VTU) in a sweep.
 

@@ -3,11 +3,13 @@
 A sweep runs on a Dask scheduler: an embedded local cluster sized to the
 machine's cores by default, or any existing cluster (``client=`` or
 ``scheduler="tcp://host:port"``).  The assembled problem is scattered to the
-workers once; frequencies go out in chunks, a bounded number at a time, and the
-results come back and are yielded in frequency order, one at a time, so a long
-sweep of a large device never holds all its fields.  With one core, a tiny mesh
-or a handful of frequencies the sweep runs in-process: the same code, the same
-numbers.
+workers once.  Solved frequency by frequency (``direct`` or ``iterative``), the
+frequencies go out in chunks, a bounded number at a time, and the results come back
+and are yielded in frequency order, one at a time, so a long sweep of a large device
+never holds all its fields.  With a reduced basis (``reduced``, :mod:`fem.reduced`),
+the workers run the full solves of each greedy step and every frequency then comes
+from the certified reduced model.  With one core, a tiny mesh or a handful of
+frequencies the sweep runs in-process: the same code, the same numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from .device import Device
+from .reduced import GreedyReport, greedy_basis
 from .result import Result, transfer_unit
 from .solve import Problem, prepare
 
@@ -28,11 +31,30 @@ log = logging.getLogger(__name__)
 
 #: below this many nodes (or with fewer frequencies than workers) a sweep runs in-process
 TINY_NODES = 5000
+#: above this many unknowns the embedded cluster's workers are threads sharing one copy
+#: of the problem (memory), below it processes
+THREADED_ABOVE_UNKNOWNS = 200_000
 
 
-def solve_chunk(problem: Problem, f_Hz: list[float]) -> list[np.ndarray]:
-    """Nodal ``mu`` [A/m] at each frequency of a chunk (runs on a Dask worker)."""
-    return [problem.solve(f).mu for f in f_Hz]
+def solve_info(res: Result) -> dict:
+    """How a frequency was solved, for ``sweep.csv``."""
+    s = res.stats
+    return {"method": s.method, "iterations": s.iterations, "rel_residual": s.rel_residual}
+
+
+def solve_chunk(problem: Problem, f_Hz: list[float]) -> list[tuple[np.ndarray, dict]]:
+    """Nodal ``mu`` [A/m] and solve information at each frequency of a chunk (runs on a
+    Dask worker)."""
+    out = []
+    for f in f_Hz:
+        res = problem.solve(f)
+        out.append((res.mu, solve_info(res)))
+    return out
+
+
+def snapshot(problem: Problem, f_Hz: float) -> np.ndarray:
+    """A reduced basis' full solve (runs on a Dask worker)."""
+    return problem.snapshot(f_Hz)
 
 
 def cpu_count() -> int:
@@ -61,12 +83,27 @@ class Sweep:
         frequencies make in-process faster; ``False``: in-process.
     callback : callable, optional
         ``callback(i, n, result)`` after each frequency, in order.
+    status : callable, optional
+        ``status(text)`` while a reduced basis is built (full solves, largest bound).
+
+    Attributes
+    ----------
+    method : str
+        The solver method (``problem.method(n_frequencies)``).
+    signals : list of dict
+        Per frequency done, the contact signals (:func:`contact_signals`).
+    info : list of dict
+        Per frequency done: ``method``, ``iterations``, ``rel_residual`` and, for a
+        reduced basis, the bounds ``est_rel_error_fields`` and ``est_rel_error_<signal>``.
+    report : GreedyReport or None
+        What building the reduced basis took.
     """
 
     def __init__(self, problem: Problem, f_Hz: Iterable[float], *, client=None,
                  scheduler: str | None = None, parallel: bool | str = "auto",
                  chunk_size: int | None = None,
-                 callback: Callable[[int, int, Result], None] | None = None):
+                 callback: Callable[[int, int, Result], None] | None = None,
+                 status: Callable[[str], None] | None = None):
         self.problem = problem
         self.f_Hz = np.asarray(list(f_Hz), dtype=float)
         self.client = client
@@ -74,7 +111,11 @@ class Sweep:
         self.parallel = parallel
         self.chunk_size = chunk_size
         self.callback = callback
+        self.status = status
+        self.method = problem.method(len(self.f_Hz))
         self.signals: list[dict] = []
+        self.info: list[dict] = []
+        self.report: GreedyReport | None = None
 
     # ---------------------------------------------------------- planning
     def workers(self) -> int:
@@ -101,45 +142,70 @@ class Sweep:
 
     # --------------------------------------------------------- iteration
     def __iter__(self) -> Iterator[Result]:
-        self.signals = []
-        stream = self._serial() if self.in_process() else self._dask()
+        self.signals, self.info = [], []
+        if self.method == "reduced":
+            stream = self._reduced()
+        else:
+            stream = self._serial() if self.in_process() else self._dask()
         n = len(self.f_Hz)
-        for i, (f, mu) in enumerate(stream):
+        for i, (f, mu, info) in enumerate(stream):
             res = self.problem.result(f, mu)
             self.signals.append(contact_signals(self.problem, res))
+            self.info.append(info)
             if self.callback is not None:
                 self.callback(i, n, res)
             yield res
 
     def _serial(self):
         for f in self.f_Hz:
-            yield float(f), self.problem.solve(float(f)).mu
+            res = self.problem.solve(float(f))
+            yield float(f), res.mu, solve_info(res)
 
-    def _dask(self):
-        from dask.distributed import Client, LocalCluster, as_completed
+    @contextlib.contextmanager
+    def _cluster(self):
+        """``(client, workers, scattered problem)`` on the user's or an embedded cluster;
+        whatever was submitted (``self._futures``) is cancelled on the way out."""
+        from dask.distributed import Client, LocalCluster
 
         own_cluster = own_client = problem = None
         client = self.client
-        futures: list = []
+        self._futures = []
         try:
             if client is None and self.scheduler is not None:
                 client = own_client = Client(self.scheduler)
             elif client is None:
+                threads = self.problem.n_unknowns > THREADED_ABOVE_UNKNOWNS
                 own_cluster = LocalCluster(n_workers=self.workers(), threads_per_worker=1,
-                                           processes=True, dashboard_address=":0")
+                                           processes=not threads, dashboard_address=":0")
                 client = own_client = Client(own_cluster)
             workers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
+            [problem] = client.scatter([self.problem], broadcast=True)
+            yield client, workers, problem
+        finally:  # a stopped sweep leaves nothing behind on a user's cluster
+            if client is not None and own_client is None:
+                with contextlib.suppress(Exception):
+                    client.cancel([f for f in self._futures if not f.done()])
+                    if problem is not None:
+                        client.cancel(problem)
+            if own_client is not None:
+                own_client.close()
+            if own_cluster is not None:
+                own_cluster.close()
+
+    def _dask(self):
+        from dask.distributed import as_completed
+
+        with self._cluster() as (client, workers, problem):
             chunks = self.chunks(workers)
             log.info("sweep of %d frequencies in %d chunks on %d Dask workers",
                      len(self.f_Hz), len(chunks), workers)
-            [problem] = client.scatter([self.problem], broadcast=True)
             window = 2 * workers
             pending = as_completed()
             submitted, done, buffer, index = 0, 0, {}, {}
             while done < len(chunks):
                 while submitted < len(chunks) and submitted - done < window:
                     fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False)
-                    futures.append(fut)
+                    self._futures.append(fut)
                     index[fut.key] = submitted
                     pending.add(fut)
                     submitted += 1
@@ -147,18 +213,39 @@ class Sweep:
                 buffer[index.pop(fut.key)] = fut.result()
                 fut.release()
                 while done in buffer:  # yield in frequency order
-                    yield from zip(chunks[done], buffer.pop(done))
+                    for f, (mu, info) in zip(chunks[done], buffer.pop(done)):
+                        yield f, mu, info
                     done += 1
-        finally:  # a stopped sweep leaves nothing behind on a user's cluster
-            if client is not None and own_client is None:
-                with contextlib.suppress(Exception):
-                    client.cancel([f for f in futures if not f.done()])
-                    if problem is not None:
-                        client.cancel(problem)
-            if own_client is not None:
-                own_client.close()
-            if own_cluster is not None:
-                own_cluster.close()
+
+    def _reduced(self):
+        problem = self.problem
+        basis = problem.reduced_basis()
+        settings = problem.solver
+
+        def progress(full_solves, bound):
+            if self.status is not None:
+                self.status(f"reduced basis: {full_solves} full solves, largest error bound "
+                            f"{bound:.2g} (target {settings.rel_tol:g})")
+
+        def build(solve_at, batch):
+            return greedy_basis(basis, self.f_Hz, settings.rel_tol, solve_at, batch=batch,
+                                max_full_solves=settings.max_full_solves, progress=progress)
+
+        if self.in_process():
+            evals, self.report = build(lambda fs: [problem.snapshot(f) for f in fs], 1)
+        else:
+            with self._cluster() as (client, workers, scattered):
+                def solve_at(fs):
+                    futs = [client.submit(snapshot, scattered, f, pure=False) for f in fs]
+                    self._futures += futs
+                    return client.gather(futs)
+
+                evals, self.report = build(solve_at, workers)
+        for f, ev in zip(self.f_Hz, evals):
+            info = {"method": "reduced", "iterations": 0, "rel_residual": float("nan"),
+                    "est_rel_error_fields": ev.fields}
+            info.update({f"est_rel_error_{k}": v for k, v in ev.signals.items()})
+            yield float(f), problem.full(basis.field(ev.a)), info
 
     def to_xarray(self):
         """The contact signals of the whole sweep as an ``xarray.Dataset``.
@@ -205,17 +292,25 @@ def contact_signals(problem: Problem, res: Result) -> dict[str, complex]:
 
 def sweep(device: Device | Problem, f_Hz: Iterable[float] | None = None,
           callback: Callable[[int, int, Result], None] | None = None, *, client=None,
-          scheduler: str | None = None, parallel: bool | str = "auto") -> Sweep:
+          scheduler: str | None = None, parallel: bool | str = "auto",
+          method: str | None = None, rel_tol: float | None = None) -> Sweep:
     """A frequency sweep of a device (default frequencies: the device's list).
 
     Iterate it for one :class:`~fem.result.Result` per frequency, in order, or call
-    ``.to_xarray()`` for the contact signals.  See :class:`Sweep` for the options.
+    ``.to_xarray()`` for the contact signals.  ``method`` and ``rel_tol`` override the
+    device file's ``[solver]``.  See :class:`Sweep` for the other options.
     """
     if isinstance(device, Problem):
         problem = device
         freqs = problem.device.f_Hz() if f_Hz is None else list(f_Hz)
+        if method is not None or rel_tol is not None:
+            from dataclasses import replace
+
+            from .solve import solver_settings
+
+            problem = replace(problem, solver=solver_settings(problem.device, method, rel_tol))
     else:
         freqs = device.f_Hz() if f_Hz is None else list(f_Hz)
-        problem = prepare(device, freqs)
+        problem = prepare(device, freqs, method=method, rel_tol=rel_tol)
     return Sweep(problem, freqs, client=client, scheduler=scheduler, parallel=parallel,
                  callback=callback)

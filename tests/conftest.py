@@ -42,7 +42,7 @@ def exact_bar(device, f_Hz, G_s=None):
         mat = device.material(lay.material)
         layers.append((lay.thickness_nm * 1e-9, mat.sigma, mat.q(omega)))
     ends = {c.kind for c in device.contacts.values()} - {"injection"}
-    far = "ground" if "ground" in ends else "insulating"
+    far = "ground" if "ground" in ends else "lead" if "lead" in ends else "insulating"
     j_in = device.contacts["injector"].j_in
     return analytic.LayeredBar(layers, j_in, far_end=far, G_s=G_s)
 
