@@ -111,3 +111,172 @@ def run_benchmark(device: Device, out_dir: str | Path, mesh_dir: str | Path = "m
     lines += [f"| {k} | {v:.3g} |" for k, v in record["ratios"].items()]
     md = write_text(out_dir / f"bench_{device.name}.md", "\n".join(lines) + "\n")
     return js, md
+
+
+# ------------------------------------------------------------- the scaling benchmark
+#: frequencies of the scaling benchmark's sweep
+SCALING_F_HZ = (1e6, 1e11)
+#: full solves timed per method and size (then extrapolated to the whole sweep)
+TIMED_SOLVES = 4
+
+
+def scaling_device(mesh_size_nm: float, n_frequencies: int) -> Device:
+    """The README's 3D nonlocal spin valve meshed uniformly at ``mesh_size_nm``."""
+    from .device import load_device
+
+    dev = load_device(Path(__file__).parents[1] / "devices" / "nlsv_py_cu.toml")
+    return dev.with_params(**{
+        "device.name": f"nlsv_bench_{mesh_size_nm:g}nm".replace(".", "p"),
+        "device.mesh_size_nm": mesh_size_nm,
+        "frequencies.f_Hz": {"start": SCALING_F_HZ[0], "stop": SCALING_F_HZ[1],
+                             "num": n_frequencies, "spacing": "log"},
+        "output.fields": "none"})
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return kb / 2**20
+
+
+def measure_size(mesh_size_nm: float, n_frequencies: int = 200, mesh_dir: str | Path = "meshes",
+                 direct_max_unknowns: int = 300_000, rel_tol: float = 1e-6) -> dict:
+    """One size of the scaling benchmark, in this process (run it in a fresh one for a
+    clean peak memory): prepare, (a) SuperLU and (b) AMG-GMRES on ``TIMED_SOLVES``
+    frequencies spread over the sweep (extrapolated to all), (c) the reduced sweep of every
+    frequency with fields at ten, and the reduced sweep's errors against full solves at
+    relative residual 1e-11 at the timed frequencies."""
+    from dataclasses import replace
+
+    from .solve import solver_settings
+    from .sweep import Sweep
+
+    dev = scaling_device(mesh_size_nm, n_frequencies)
+    freqs = dev.f_Hz()
+    t = time.perf_counter()
+    problem = prepare(dev, mesh_dir=mesh_dir)
+    rec = {"mesh_size_nm": mesh_size_nm, "nodes": int(problem.blocks.n_nodes),
+           "unknowns": problem.n_unknowns, "elements": int(problem.dmesh.mesh.nelements),
+           "frequencies": len(freqs), "seconds": {"prepare": time.perf_counter() - t}}
+    sel = np.unique(np.round(np.linspace(0, len(freqs) - 1, TIMED_SOLVES)).astype(int))
+    timed = freqs[sel]
+
+    def per_method(method, tol):
+        p = replace(problem, solver=solver_settings(dev, method, tol))
+        out, times, iters = [], [], []
+        for f in timed:
+            t = time.perf_counter()
+            res = p.solve(float(f))
+            times.append(time.perf_counter() - t)
+            iters.append(res.stats.iterations)
+            out.append(res)
+        return out, times, iters
+
+    s = rec["seconds"]
+    if problem.n_unknowns <= direct_max_unknowns:
+        _, times, _ = per_method("direct", rel_tol)
+        s["superlu_per_frequency"] = float(np.mean(times))
+        s["superlu_sweep_extrapolated"] = float(np.mean(times)) * len(freqs)
+    else:
+        rec["superlu"] = f"not run above {direct_max_unknowns} unknowns (fill-in and time)"
+    _, times, iters = per_method("iterative", 1e-8)
+    s["amg_gmres_per_frequency"] = float(np.mean(times))
+    s["amg_gmres_sweep_extrapolated"] = float(np.mean(times)) * len(freqs)
+    rec["amg_gmres_iterations"] = iters
+    refs, _, _ = per_method("iterative", 1e-11)
+    fields_at = set(np.round(np.linspace(0, len(freqs) - 1, 10)).astype(int).tolist())
+    t = time.perf_counter()
+    sweep = Sweep(replace(problem, solver=solver_settings(dev, "reduced", rel_tol)), freqs,
+                  parallel=False)
+    Z, kept = [], {}
+    for i, res in enumerate(sweep):
+        Z.append(sweep.signals[-1]["detector_Z"])
+        if i in fields_at or i in sel:
+            kept[i] = res.mu  # what a run writes to VTU (fields at ten frequencies)
+    s["reduced_sweep"] = time.perf_counter() - t
+    r = sweep.report
+    rec["reduced"] = {"full_solves": r.full_solves, "basis_size": r.basis_size,
+                      "greedy_seconds": r.seconds,
+                      "max_est_rel_error": max(max(v for k, v in i.items()
+                                                   if k.startswith("est_")) for i in sweep.info)}
+    rec["reduced"]["max_rel_error_Z"] = max(
+        abs(Z[i] - ref.transfer("detector")) / abs(ref.transfer("detector"))
+        for i, ref in zip(sel, refs))
+    rec["reduced"]["max_rel_error_fields"] = max(
+        np.linalg.norm(kept[i] - ref.mu) / np.linalg.norm(ref.mu) for i, ref in zip(sel, refs))
+    s["prepare_plus_reduced_sweep"] = s["prepare"] + s["reduced_sweep"]
+    rec["ratios"] = {"amg_gmres_sweep / reduced_sweep":
+                     s["amg_gmres_sweep_extrapolated"] / s["reduced_sweep"]}
+    if "superlu_sweep_extrapolated" in s:
+        rec["ratios"]["superlu_sweep / reduced_sweep"] = \
+            s["superlu_sweep_extrapolated"] / s["reduced_sweep"]
+        rec["ratios"]["superlu / amg_gmres per frequency"] = \
+            s["superlu_per_frequency"] / s["amg_gmres_per_frequency"]
+    rec["peak_memory_GB"] = _peak_rss_gb()
+    return rec
+
+
+def run_scaling(sizes_nm, out_dir: str | Path, n_frequencies: int = 200,
+                mesh_dir: str | Path = "meshes", name: str = "scaling",
+                progress=None) -> tuple[Path, Path]:
+    """Every size in a fresh process (``python -m fem.bench``); JSON and Markdown with the
+    machine and date into ``out_dir``."""
+    import subprocess
+    import sys
+
+    rows = []
+    for h in sizes_nm:
+        if progress is not None:
+            progress(f"size {h:g} nm")
+        proc = subprocess.run([sys.executable, "-m", "fem.bench", str(h), str(n_frequencies),
+                               str(mesh_dir)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            rows.append({"mesh_size_nm": h, "error": proc.stderr.strip().splitlines()[-1:]})
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    record = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+              "machine": machine(), "device": "nlsv_py_cu (3D), uniform mesh_size_nm",
+              "frequencies_Hz": list(SCALING_F_HZ), "sizes": rows,
+              "ngsolve": "not measured: no comparison with NGSolve was run in this benchmark"}
+    out_dir = Path(out_dir)
+    js = write_text(out_dir / f"bench_{name}.json", json.dumps(record, indent=2))
+    md = write_text(out_dir / f"bench_{name}.md", scaling_markdown(record))
+    return js, md
+
+
+def scaling_markdown(record: dict) -> str:
+    m = record["machine"]
+    lines = [f"# Scaling benchmark: {record['device']}", "",
+             f"{record['date']}, {m['cpu']}, {m['cores_usable']} usable cores, Python "
+             f"{m['python']}. Frequencies: {record['sizes'][0].get('frequencies', '?')} "
+             f"log-spaced over {record['frequencies_Hz'][0]:g}-{record['frequencies_Hz'][1]:g} "
+             f"Hz. SuperLU and AMG-GMRES timed on {TIMED_SOLVES} frequencies and extrapolated; "
+             "the reduced sweep is the whole sweep (Z at every frequency, fields at ten).", "",
+             "| nodes | prepare [s] | SuperLU / freq [s] | AMG-GMRES / freq [s] (its) | "
+             "reduced sweep [s] | full solves | sweep ratio AMG / reduced | "
+             "SuperLU / reduced | max rel err Z | max rel err fields | peak memory [GB] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in record["sizes"]:
+        if "error" in r:
+            lines.append(f"| ({r['mesh_size_nm']:g} nm) | failed: {r['error']} |")
+            continue
+        s, red, rat = r["seconds"], r["reduced"], r["ratios"]
+        lu = f"{s['superlu_per_frequency']:.3g}" if "superlu_per_frequency" in s else "not run"
+        lu_ratio = f"{rat['superlu_sweep / reduced_sweep']:.3g}" \
+            if "superlu_sweep / reduced_sweep" in rat else "-"
+        lines.append(
+            f"| {r['nodes']} | {s['prepare']:.3g} | {lu} | {s['amg_gmres_per_frequency']:.3g} "
+            f"({max(r['amg_gmres_iterations'])}) | {s['reduced_sweep']:.3g} | "
+            f"{red['full_solves']} | {rat['amg_gmres_sweep / reduced_sweep']:.3g} | {lu_ratio} | "
+            f"{red['max_rel_error_Z']:.2g} | {red['max_rel_error_fields']:.2g} | "
+            f"{r['peak_memory_GB']:.2f} |")
+    lines += ["", f"NGSolve: {record['ngsolve']}."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # one size of the scaling benchmark: python -m fem.bench H N DIR
+    import sys
+
+    print(json.dumps(measure_size(float(sys.argv[1]), int(sys.argv[2]), sys.argv[3])))

@@ -138,13 +138,26 @@ def _terminate_cleanly() -> None:
 def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] = Path(
               "devices/nlsv_py_cu.toml"),
           out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/benchmarks"),
+          sizes: Annotated[str | None, typer.Option(
+              help="Scaling benchmark instead: comma-separated mesh sizes [nm] of the 3D "
+                   "nonlocal spin valve, e.g. 6.6,3.9,2.25 (about 50k, 200k, 1M nodes)")] = None,
+          frequencies: Annotated[int, typer.Option(
+              help="Frequencies of the scaling benchmark's sweep")] = 200,
           ) -> None:
-    """Time meshing, forming A(omega), solving, sampling and sweeping (ratios in one run)."""
-    from .bench import run_benchmark
+    """Time meshing, forming A(omega), solving, sampling and sweeping (ratios in one run);
+    with --sizes, SuperLU, AMG-GMRES and the reduced sweep at several mesh sizes."""
+    from .bench import run_benchmark, run_scaling
     from .device import load_device
 
     try:
-        files = run_benchmark(load_device(device_file), out)
+        if sizes is not None:
+            try:
+                sizes_nm = [float(v) for v in sizes.split(",")]
+            except ValueError:
+                _fail(SpinfemError(f"--sizes: comma-separated numbers [nm], got {sizes!r}"))
+            files = run_scaling(sizes_nm, out, frequencies)
+        else:
+            files = run_benchmark(load_device(device_file), out)
     except SpinfemError as err:
         _fail(err)
     for f in files:
