@@ -293,7 +293,9 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
         est = np.array([e.worst for e in evals])
         worst = int(np.argmax(est))
         steps.append({"full_solves": len(done), "basis_size": basis.size,
-                      "max_bound": float(est[worst]), "at_f_Hz": float(f_Hz[worst])})
+                      # None: no bound yet (JSON has no infinity)
+                      "max_bound": float(est[worst]) if np.isfinite(est[worst]) else None,
+                      "at_f_Hz": float(f_Hz[worst])})
         log.info("reduced basis: %d full solves, %d vectors, largest bound %.3g at %.4g Hz",
                  len(done), basis.size, est[worst], f_Hz[worst])
         if progress is not None:
