@@ -15,7 +15,7 @@ import numpy as np
 
 from .device import Device
 from .errors import DeviceError
-from .mesh import DeviceMesh
+from .mesh import DeviceMesh, same_topology
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,34 @@ class Interface:
     G_s: float
 
 
-def _rows(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(np.sort(a, axis=0).T)
+def _keys(a: np.ndarray) -> np.ndarray:
+    """One sortable key per column of node indices (order of the nodes ignored): packed
+    into an int64 when the indices fit, else a structured row."""
+    a = np.sort(a, axis=0)
+    bits = 63 // a.shape[0]
+    if a.size and a.max() < 2**bits:
+        key = np.zeros(a.shape[1], dtype=np.int64)
+        for row in a.astype(np.int64):
+            key = (key << bits) | row
+        return key
+    a = np.ascontiguousarray(a.T)
     return a.view([("", a.dtype)] * a.shape[1]).ravel()
 
 
 def find_facets(mesh, nodes: np.ndarray) -> np.ndarray:
-    """Indices of the facets with the given nodes (shape ``(nodes per facet, n)``)."""
-    keys = _rows(mesh.facets)
-    order = np.argsort(keys)
-    q = _rows(nodes)
-    pos = np.searchsorted(keys, q, sorter=order)
-    idx = order[np.clip(pos, 0, len(order) - 1)]
+    """Indices of the facets with the given nodes (shape ``(nodes per facet, n)``); the
+    sorted facet keys are cached on the mesh (scikit-fem keeps its facets sorted, so
+    usually no sort is needed)."""
+    cache = mesh.__dict__.get("_spinfem_facet_keys")
+    if cache is None or cache[0] is not mesh.facets:
+        keys = _keys(mesh.facets)
+        order = None if np.all(keys[1:] > keys[:-1]) else np.argsort(keys)
+        cache = (mesh.facets, keys, order)
+        mesh.__dict__["_spinfem_facet_keys"] = cache
+    _, keys, order = cache
+    q = _keys(nodes)
+    pos = np.clip(np.searchsorted(keys, q, sorter=order), 0, len(keys) - 1)
+    idx = pos if order is None else order[pos]
     if not np.all(keys[idx] == q):
         raise ValueError("facets not found in the mesh")
     return idx
@@ -101,7 +117,7 @@ def split_interfaces(dmesh: DeviceMesh, device: Device) -> DeviceMesh:
             rows = mesh.facets[:, fac]
             rows = np.where(owner_b[None, :], copy[rows], rows)
             boundaries[bname] = find_facets(new, rows)
-        new = new.with_boundaries(boundaries)
+        new = same_topology(new.with_boundaries(boundaries), new)
         interfaces = [Interface(itf.name, find_facets(new, mesh.facets[:, itf.facets]),
                                 itf.nodes_a, itf.nodes_b, itf.G_s) for itf in interfaces]
         interfaces.append(Interface(f"{spec.between[0]}|{spec.between[1]}",

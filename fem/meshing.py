@@ -17,7 +17,7 @@ import skfem
 from .atomic import write_text
 from .device import Device
 from .errors import DeviceError
-from .mesh import DeviceMesh, device_scales, field_length_m, stack_mesh
+from .mesh import DeviceMesh, device_scales, field_length_m, same_topology, stack_mesh
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def read_mesh(path: Path, dim: int) -> skfem.Mesh:
 
     mesh = from_meshio(m)
     subs = {k: v for k, v in (mesh.subdomains or {}).items() if not k.startswith("gmsh:")}
-    return replace(mesh, _subdomains=subs)
+    return same_topology(replace(mesh, _subdomains=subs), mesh)
 
 
 def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
@@ -154,7 +154,7 @@ def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> Device
         unit = 1e-9
         scales = device_scales(device)
     _check_names(device, mesh, str(path))
-    mesh = mesh.scaled(unit / scales.length_m)
+    mesh = same_topology(mesh.scaled(unit / scales.length_m), mesh)
     return DeviceMesh(mesh=mesh, scales=scales, region_material=device.region_materials(),
                       contacts={c: spec.at for c, spec in device.contacts.items()})
 
