@@ -115,8 +115,10 @@ class DirectSolver:
     def describe(self) -> str:
         return "SuperLU (scipy.sparse.linalg.splu), complex, one factorization per frequency"
 
-    def solve(self, omega: float, B: np.ndarray) -> tuple[np.ndarray, SolveStats]:
-        """``X = A(omega)^-1 B`` for ``B`` of shape ``(n_free,)`` or ``(n_free, k)``."""
+    def solve(self, omega: float, B: np.ndarray, x0: np.ndarray | None = None
+              ) -> tuple[np.ndarray, SolveStats]:
+        """``X = A(omega)^-1 B`` for ``B`` of shape ``(n_free,)`` or ``(n_free, k)``
+        (``x0``, an initial guess, is not needed)."""
         t = time.perf_counter()
         A = self.blocks.system(omega)
         X = spla.splu(A.tocsc()).solve(np.asarray(B, dtype=complex))
@@ -196,8 +198,10 @@ class IterativeSolver:
             self._Z = np.column_stack(cols)
         return self._Z
 
-    def solve(self, omega: float, B: np.ndarray) -> tuple[np.ndarray, SolveStats]:
-        """``X = A(omega)^-1 B`` to the relative residual ``rel_tol`` per column."""
+    def solve(self, omega: float, B: np.ndarray, x0: np.ndarray | None = None
+              ) -> tuple[np.ndarray, SolveStats]:
+        """``X = A(omega)^-1 B`` to the relative residual ``rel_tol`` per column, from the
+        initial guess ``x0`` (shape of ``B``; default: the previous solution)."""
         t = time.perf_counter()
         theta = self.blocks.theta(omega)
         A = self.blocks.matrix(self.blocks.combine(theta))
@@ -208,6 +212,8 @@ class IterativeSolver:
         cols = B.reshape(B.shape[0], -1)
         X = np.zeros_like(cols)
         last = self._last if self._last is not None and self._last.shape == cols.shape else None
+        if x0 is not None:
+            last = np.asarray(x0, dtype=complex).reshape(cols.shape)
         iterations = 0
         for j in range(cols.shape[1]):
             x, its = self._gmres(A, absA, defl, cols[:, j], M,

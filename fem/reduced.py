@@ -268,8 +268,9 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
     f_Hz : ndarray
         The sweep's frequencies [Hz].
     solve_at : callable
-        ``solve_at(list of f_Hz) -> list of (n_free, m) solutions`` (full solves, e.g. on
-        Dask workers).
+        ``solve_at(list of f_Hz, list of initial guesses or None) -> list of (n_free, m)
+        solutions`` (full solves, e.g. on Dask workers; the guesses are the reduced
+        solutions there, which an iterative solver starts from).
     batch : int
         Full solves per greedy step (the workers that can run them at once).
 
@@ -285,8 +286,9 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
     todo = sorted(set(np.round(np.linspace(0, n - 1, first)).astype(int).tolist()))
     done: set[int] = set()
     steps = []
+    guesses = [None] * len(todo)
     while True:
-        for i, X in zip(todo, solve_at([float(f_Hz[i]) for i in todo])):
+        for i, X in zip(todo, solve_at([float(f_Hz[i]) for i in todo], guesses)):
             basis.add(f_Hz[i], X)
             done.add(i)
         evals = [basis.evaluate(th) for th in thetas]
@@ -311,6 +313,7 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
                 "'iterative'")
         todo = _next_frequencies(est, done, rel_tol, batch)
         todo = todo[: max(0, max_full_solves - len(done))]
+        guesses = [basis.V @ evals[i].a for i in todo]
         if not todo:
             raise SolveError(
                 f"the reduced basis did not reach rel_tol = {rel_tol:g} after {len(done)} full "

@@ -43,6 +43,7 @@ class Problem:
     #: the ``[solver]`` settings (default: the device file's)
     solver: SolverSpec | None = None
     _linear: dict = field(default_factory=dict, init=False, repr=False)
+    _rhs: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if self.solver is None:
@@ -80,12 +81,13 @@ class Problem:
             b += j_in / (s.length_m * s.rate_per_s) * self.blocks.contact_load(name)
         return b[self.blocks.free]
 
-    def solve_rhs(self, f_Hz: float, B: np.ndarray, snapshot: bool = False
-                  ) -> tuple[np.ndarray, SolveStats]:
-        """``A(omega)^-1 B`` on the free nodes, with how it was solved."""
+    def solve_rhs(self, f_Hz: float, B: np.ndarray, snapshot: bool = False,
+                  x0: np.ndarray | None = None) -> tuple[np.ndarray, SolveStats]:
+        """``A(omega)^-1 B`` on the free nodes, with how it was solved (``x0``: an initial
+        guess for the iterative solver)."""
         if not np.isfinite(f_Hz) or f_Hz <= 0:
             raise SolveError(f"frequency must be finite and > 0 Hz, got {f_Hz!r}")
-        X, stats = self.linear_solver(snapshot).solve(2.0 * np.pi * f_Hz, B)
+        X, stats = self.linear_solver(snapshot).solve(2.0 * np.pi * f_Hz, B, x0)
         if not np.all(np.isfinite(X)):
             raise SolveError(f"the linear solve at f = {f_Hz:g} Hz gave non-finite values")
         return X, stats
@@ -132,10 +134,13 @@ class Problem:
         B, signals = self.signal_functionals()
         return ReducedBasis(self.blocks, B, signals)
 
-    def snapshot(self, f_Hz: float) -> np.ndarray:
+    def snapshot(self, f_Hz: float, x0: np.ndarray | None = None) -> np.ndarray:
         """The full solution of every right-hand side of :meth:`signal_functionals` at
-        ``f_Hz`` (shape ``(n_free, m)``), solved to ``rel_tol * SNAPSHOT_TOL_FACTOR``."""
-        return self.solve_rhs(f_Hz, self.signal_functionals()[0], snapshot=True)[0]
+        ``f_Hz`` (shape ``(n_free, m)``), solved to ``rel_tol * SNAPSHOT_TOL_FACTOR``
+        (from ``x0``, e.g. the reduced solution there, when solved iteratively)."""
+        if self._rhs is None:
+            self._rhs = self.signal_functionals()[0]
+        return self.solve_rhs(f_Hz, self._rhs, snapshot=True, x0=x0)[0]
 
 
 def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,

@@ -52,9 +52,9 @@ def solve_chunk(problem: Problem, f_Hz: list[float]) -> list[tuple[np.ndarray, d
     return out
 
 
-def snapshot(problem: Problem, f_Hz: float) -> np.ndarray:
+def snapshot(problem: Problem, f_Hz: float, x0: np.ndarray | None = None) -> np.ndarray:
     """A reduced basis' full solve (runs on a Dask worker)."""
-    return problem.snapshot(f_Hz)
+    return problem.snapshot(f_Hz, x0)
 
 
 def cpu_count() -> int:
@@ -232,11 +232,13 @@ class Sweep:
                                 max_full_solves=settings.max_full_solves, progress=progress)
 
         if self.in_process():
-            evals, self.report = build(lambda fs: [problem.snapshot(f) for f in fs], 1)
+            evals, self.report = build(
+                lambda fs, x0s: [problem.snapshot(f, x0) for f, x0 in zip(fs, x0s)], 1)
         else:
             with self._cluster() as (client, workers, scattered):
-                def solve_at(fs):
-                    futs = [client.submit(snapshot, scattered, f, pure=False) for f in fs]
+                def solve_at(fs, x0s):
+                    futs = [client.submit(snapshot, scattered, f, x0, pure=False)
+                            for f, x0 in zip(fs, x0s)]
                     self._futures += futs
                     return client.gather(futs)
 
