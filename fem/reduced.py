@@ -268,9 +268,9 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
     f_Hz : ndarray
         The sweep's frequencies [Hz].
     solve_at : callable
-        ``solve_at(list of f_Hz, list of initial guesses or None) -> list of (n_free, m)
-        solutions`` (full solves, e.g. on Dask workers; the guesses are the reduced
-        solutions there, which an iterative solver starts from).
+        ``solve_at(list of f_Hz, list of initial guesses or None) -> list of ((n_free, m)
+        solution, SolveStats)`` (full solves, e.g. on Dask workers; the guesses are the
+        reduced solutions there, which an iterative solver starts from).
     batch : int
         Full solves per greedy step (the workers that can run them at once).
 
@@ -288,13 +288,17 @@ def greedy_basis(basis: ReducedBasis, f_Hz: np.ndarray, rel_tol: float,
     steps = []
     guesses = [None] * len(todo)
     while True:
-        for i, X in zip(todo, solve_at([float(f_Hz[i]) for i in todo], guesses)):
+        solved = []
+        for i, (X, stats) in zip(todo, solve_at([float(f_Hz[i]) for i in todo], guesses)):
             basis.add(f_Hz[i], X)
             done.add(i)
+            solved.append({"f_Hz": float(f_Hz[i]), "method": stats.method,
+                           "iterations": stats.iterations, "rel_residual": stats.rel_residual,
+                           "seconds": stats.seconds})
         evals = [basis.evaluate(th) for th in thetas]
         est = np.array([e.worst for e in evals])
         worst = int(np.argmax(est))
-        steps.append({"full_solves": len(done), "basis_size": basis.size,
+        steps.append({"full_solves": len(done), "basis_size": basis.size, "solved": solved,
                       # None: no bound yet (JSON has no infinity)
                       "max_bound": float(est[worst]) if np.isfinite(est[worst]) else None,
                       "at_f_Hz": float(f_Hz[worst])})

@@ -134,13 +134,15 @@ class Problem:
         B, signals = self.signal_functionals()
         return ReducedBasis(self.blocks, B, signals)
 
-    def snapshot(self, f_Hz: float, x0: np.ndarray | None = None) -> np.ndarray:
+    def snapshot(self, f_Hz: float, x0: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, SolveStats]:
         """The full solution of every right-hand side of :meth:`signal_functionals` at
         ``f_Hz`` (shape ``(n_free, m)``), solved to ``rel_tol * SNAPSHOT_TOL_FACTOR``
-        (from ``x0``, e.g. the reduced solution there, when solved iteratively)."""
+        (from ``x0``, e.g. the reduced solution there, when solved iteratively), and how
+        it was solved."""
         if self._rhs is None:
             self._rhs = self.signal_functionals()[0]
-        return self.solve_rhs(f_Hz, self._rhs, snapshot=True, x0=x0)[0]
+        return self.solve_rhs(f_Hz, self._rhs, snapshot=True, x0=x0)
 
 
 def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,

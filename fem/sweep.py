@@ -52,7 +52,7 @@ def solve_chunk(problem: Problem, f_Hz: list[float]) -> list[tuple[np.ndarray, d
     return out
 
 
-def snapshot(problem: Problem, f_Hz: float, x0: np.ndarray | None = None) -> np.ndarray:
+def snapshot(problem: Problem, f_Hz: float, x0: np.ndarray | None = None):
     """A reduced basis' full solve (runs on a Dask worker)."""
     return problem.snapshot(f_Hz, x0)
 
