@@ -116,8 +116,8 @@ def decay_rows(res: Result, device: Device) -> list[list]:
 
 #: every file a run writes (the pictures of fem.plot.make_all among them)
 OUTPUTS = ("sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
-           "mu_profile.png", "decay_length.png", "Z_bode.png", "mesh.png", "mu_abs.png",
-           "mu_phase.png", "dM_abs.png", "sweep/fields.json")
+           "mu_profile.png", "decay_length.png", "Z_bode.png", "error_bound.png", "mesh.png",
+           "mu_abs.png", "mu_phase.png", "dM_abs.png", "sweep/fields.json")
 
 
 def _clean(out_dir: Path) -> None:

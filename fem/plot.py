@@ -112,6 +112,25 @@ def bode_plot(path, device: Device, f_Hz, Z: dict[str, list[complex]]) -> Path:
     return _save(fig, Path(path))
 
 
+def error_bound_plot(path, device, f_Hz, bounds: dict, snapshots, rel_tol: float) -> Path:
+    """The reduced sweep's certified relative error bounds against frequency, with the
+    frequencies of its full solves and the tolerance."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, b in bounds.items():
+        b = np.asarray(b, dtype=float)
+        ax.loglog(f_Hz, np.where(b > 0, b, np.nan), "o-", ms=3, label=name)
+    for f in snapshots:
+        ax.axvline(f, color="0.6", lw=0.8, ls=":")
+    ax.axhline(rel_tol, color="k", lw=1, ls="--", label=f"rel_tol = {rel_tol:g}")
+    ax.set_xlabel("f [Hz]")
+    ax.set_ylabel("certified relative error bound")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{device.name}: reduced sweep from {len(snapshots)} full solves (dotted)")
+    return _save(fig, Path(path))
+
+
 def _read_csv(path: Path) -> list[dict]:
     import csv
 
@@ -121,7 +140,8 @@ def _read_csv(path: Path) -> list[dict]:
 
 def make_all(out_dir) -> list[Path]:
     """Every picture of a run, made from its saved files (no solving):
-    ``mu_profile.png``, ``decay_length.png``, ``Z_bode.png`` and the PyVista
+    ``mu_profile.png``, ``decay_length.png``, ``Z_bode.png``, ``error_bound.png`` (a
+    reduced sweep's certified bounds) and the PyVista
     pictures of :func:`fem.render.field_pictures`."""
     import json
 
@@ -156,6 +176,16 @@ def make_all(out_dir) -> list[Path]:
             Z[d] = [complex(float(r[re]), float(r[im])) for r in rows]
         files.append(bode_plot(out_dir / "Z_bode.png", device,
                                [float(r["f_Hz"]) for r in rows], Z))
+    summary = out_dir / "summary.json"
+    if sweep.exists() and summary.exists():
+        rows = _read_csv(sweep)
+        solver = json.loads(summary.read_text()).get("solver", {})
+        est = [k for k in (rows[0] if rows else {}) if k.startswith("est_rel_error_")]
+        if est and "reduced_basis" in solver:
+            bounds = {k.removeprefix("est_rel_error_"): [float(r[k]) for r in rows] for k in est}
+            files.append(error_bound_plot(
+                out_dir / "error_bound.png", device, [float(r["f_Hz"]) for r in rows], bounds,
+                solver["reduced_basis"]["snapshot_f_Hz"], solver["settings"]["rel_tol"]))
     if (out_dir / "sweep.pvd").exists() and device.dimension >= 2:
         from .render import field_pictures
 

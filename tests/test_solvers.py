@@ -252,6 +252,9 @@ def test_summary_and_csv_record_the_solver(tmp_path):
     assert summary["solver"]["settings"]["rel_tol"] == 1e-6
     solved = [x for step in rb["greedy_steps"] for x in step["solved"]]
     assert len(solved) == rb["full_solves"] and all(x["rel_residual"] < 1e-10 for x in solved)
+    from fem.plot import make_all
+
+    assert out.out_dir / "error_bound.png" in make_all(out.out_dir)
     rows = list(csv.DictReader((out.out_dir / "sweep.csv").open()))
     assert len(rows) == 9 and all(r["method"] == "reduced" for r in rows)
     assert all(float(r["est_rel_error_detector_mu"]) <= 1e-6 for r in rows)
