@@ -49,7 +49,7 @@ from .errors import SolveError
 #: rebuild the AMG hierarchy when a weight |theta_q| moves by more than this factor
 AMG_REUSE_RATIO = 4.0
 #: "auto" solves directly up to this many unknowns (per dimension), iteratively above
-DIRECT_MAX_UNKNOWNS = {1: 10**7, 2: 400_000, 3: 60_000}
+DIRECT_MAX_UNKNOWNS = {1: 10**7, 2: 400_000, 3: 40_000}
 #: "auto" sweeps with a reduced basis from this many frequencies and this many unknowns
 REDUCED_MIN_FREQUENCIES = 8
 REDUCED_MIN_UNKNOWNS = 5_000

@@ -186,7 +186,7 @@ def test_coefficients_lie_in_the_sector():
 # ------------------------------------------------------------------ choice and failure
 def test_auto_picks_as_documented():
     assert auto_method(1_000, 3) == "direct"
-    assert auto_method(60_000, 3) == "direct" and auto_method(60_001, 3) == "iterative"
+    assert auto_method(40_000, 3) == "direct" and auto_method(40_001, 3) == "iterative"
     assert auto_method(300_000, 2) == "direct" and auto_method(500_000, 2) == "iterative"
     assert auto_method(4_999, 3, 200) == "direct"
     assert auto_method(5_000, 3, 8) == "reduced" and auto_method(5_000, 3, 7) == "direct"
