@@ -131,8 +131,8 @@ class Problem:
 
     def reduced_basis(self) -> ReducedBasis:
         """An empty reduced basis of this device (see :mod:`fem.reduced`)."""
-        B, signals = self.signal_functionals()
-        return ReducedBasis(self.blocks, B, signals)
+        self._rhs, signals = self.signal_functionals()
+        return ReducedBasis(self.blocks, self._rhs, signals)
 
     def snapshot(self, f_Hz: float, x0: np.ndarray | None = None
                  ) -> tuple[np.ndarray, SolveStats]:
