@@ -224,8 +224,7 @@ class Sweep:
 
         def progress(full_solves, bound):
             if self.status is not None:
-                self.status(f"reduced basis: {full_solves} full solves, largest error bound "
-                            f"{bound:.2g} (target {settings.rel_tol:g})")
+                self.status(f"reduced basis: {full_solves} solves, bound {bound:.1e}")
 
         def build(solve_at, batch):
             return greedy_basis(basis, self.f_Hz, settings.rel_tol, solve_at, batch=batch,
