@@ -93,13 +93,6 @@ class Blocks:
             leads.append(mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s))
         return np.array([1.0, *(c[m] for m in self.M), *leads], dtype=complex)
 
-    def combine_abs(self, weights) -> np.ndarray:
-        """``sum_q weights_q |A_q|`` (entrywise absolute values) as data on ``pattern``."""
-        data = np.zeros(self.pattern.nnz)
-        for w, d in zip(weights, self.term_data()):
-            data += w * np.abs(d)
-        return data
-
     def matrix(self, data: np.ndarray) -> sp.csr_matrix:
         """A sparse matrix on ``pattern`` with the given data."""
         p = self.pattern
@@ -109,12 +102,13 @@ class Blocks:
         """``A(omega)`` on the free nodes, a linear combination of the blocks."""
         return self.matrix(self.combine(self.theta(omega)))
 
-    def combine(self, weights) -> np.ndarray:
-        """``sum_q weights_q A_q`` as data on ``pattern`` (complex or real weights)."""
+    def combine(self, weights, absolute: bool = False) -> np.ndarray:
+        """``sum_q weights_q A_q`` as data on ``pattern`` (complex or real weights);
+        ``absolute``: of the entrywise absolute values ``|A_q|``."""
         weights = np.asarray(weights)
         data = np.zeros(self.pattern.nnz, dtype=weights.dtype)
         for w, d in zip(weights, self.term_data()):
-            data += w * d
+            data += w * (np.abs(d) if absolute else d)
         return data
 
     def probe(self, points_m: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:

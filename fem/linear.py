@@ -54,8 +54,6 @@ DIRECT_MAX_UNKNOWNS = {1: 10**7, 2: 400_000, 3: 40_000}
 REDUCED_MIN_FREQUENCIES = 8
 REDUCED_MIN_UNKNOWNS = 5_000
 
-METHODS = ("auto", "direct", "iterative", "reduced")
-
 
 @dataclass(frozen=True)
 class SolveStats:
@@ -147,6 +145,7 @@ class IterativeSolver:
         self._amg = None
         self._weights = None
         self._last: np.ndarray | None = None
+        self._Z: np.ndarray | None = None
         self.amg_builds = 0
 
     def describe(self) -> str:
@@ -184,7 +183,7 @@ class IterativeSolver:
 
     def region_constants(self) -> np.ndarray:
         """``Z``: per region, the indicator of its free nodes (shape ``(n_free, regions)``)."""
-        if getattr(self, "_Z", None) is None:
+        if self._Z is None:
             dm, free = self.blocks.dmesh, self.blocks.free
             where = np.full(dm.mesh.nvertices, -1)
             where[free] = np.arange(free.size)
@@ -207,7 +206,7 @@ class IterativeSolver:
         A = self.blocks.matrix(self.blocks.combine(theta))
         M = self.preconditioner(theta)
         defl = _Deflation(A, self.region_constants())
-        absA = self.blocks.matrix(self.blocks.combine_abs(np.abs(theta)))
+        absA = self.blocks.matrix(self.blocks.combine(np.abs(theta), absolute=True))
         B = np.asarray(B, dtype=complex)
         cols = B.reshape(B.shape[0], -1)
         X = np.zeros_like(cols)
@@ -288,9 +287,8 @@ class _Deflation:
 
 def make_solver(blocks: Blocks, method: str, rel_tol: float = 1e-8,
                 max_iterations: int = 1000) -> DirectSolver | IterativeSolver:
-    """A per-frequency solver: ``"direct"`` or ``"iterative"`` (``"auto"`` by size)."""
-    if method == "auto":
-        method = auto_method(blocks.pattern.shape[0], blocks.dmesh.dim)
+    """A per-frequency solver: ``"direct"`` or ``"iterative"`` (``"auto"`` is resolved by
+    :func:`auto_method` before, in :meth:`fem.solve.Problem.linear_solver`)."""
     if method == "iterative":
         return IterativeSolver(blocks, rel_tol, max_iterations)
     return DirectSolver(blocks)

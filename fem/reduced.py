@@ -109,6 +109,7 @@ class ReducedBasis:
         self.V = np.zeros((n, 0))
         self.Ar = np.zeros((len(self.terms), 0, 0))
         self.lV = np.zeros((len(self.signals), 0))
+        self.VB = np.zeros((0, m), dtype=complex)  # V^T B
         # node groups for the lumped-mass dual norm
         names = blocks.term_names()
         mass_q = [q for q, t in enumerate(names) if t.startswith("M:")]
@@ -161,6 +162,7 @@ class ReducedBasis:
             Ar[q, k:, k:] = W.T @ AW
         self.Ar = Ar
         self.V = np.hstack([self.V, W])
+        self.VB = np.vstack([self.VB, W.T @ self.B])
         self.lV = np.hstack([self.lV, np.array([s.weights @ W for s in self.signals]).reshape(
             len(self.signals), p)])
         self._R = None
@@ -185,12 +187,7 @@ class ReducedBasis:
     def solve(self, theta: np.ndarray) -> np.ndarray:
         """Reduced coefficients ``a`` (``(k, m)``) at the coefficients ``theta``."""
         A = np.tensordot(theta, self.Ar, axes=1)
-        return np.linalg.solve(A, self._VB())
-
-    def _VB(self) -> np.ndarray:
-        if getattr(self, "_vb_size", -1) != self.size:
-            self._vb, self._vb_size = self.V.T @ self.B, self.size
-        return self._vb
+        return np.linalg.solve(A, self.VB)
 
     def residual_norms(self, theta: np.ndarray, a: np.ndarray) -> np.ndarray:
         """Bounds on ``||B_j - A V a_j||_{X^-1}`` for every column ``j`` (shape ``(m,)``)."""

@@ -248,6 +248,12 @@ class Sweep:
             info.update({f"est_rel_error_{k}": v for k, v in ev.signals.items()})
             yield float(f), problem.full(basis.field(ev.a)), info
 
+    def max_error_bound(self) -> float | None:
+        """The largest certified relative error bound of a reduced sweep so far (fields
+        and contact signals, every frequency done); None without bounds."""
+        bounds = [v for i in self.info for k, v in i.items() if k.startswith("est_")]
+        return max(bounds, default=None)
+
     def to_xarray(self):
         """The contact signals of the whole sweep as an ``xarray.Dataset``.
 
