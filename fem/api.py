@@ -207,7 +207,9 @@ def run_device(device: Device, out_dir: str | Path,
         "mesh": mesh_statistics(problem.dmesh),
         "frequencies": len(freqs),
         "fields_written_for_f_Hz": [float(freqs[i]) for i in sorted(fields_at)],
-        "timings_s": {"mesh_and_assembly": problem.prepare_s, "sweep": t_sweep,
+        "timings_s": {"mesh_and_assembly": problem.prepare_s,
+                      **{f"prepare_{k}": v for k, v in problem.prepare_parts_s.items()},
+                      "sweep": t_sweep,
                       "per_frequency": t_sweep / max(1, len(freqs))},
     }
     files.append(write_text(out_dir / "summary.json", json.dumps(summary, indent=2)))

@@ -123,6 +123,34 @@ class DirectSolver:
         return X, SolveStats("direct", 0, _residual(A, X, B), time.perf_counter() - t)
 
 
+def amg_hierarchy(X):
+    """Smoothed-aggregation AMG hierarchy (pyamg) of the real SPD matrix ``X``, every
+    level's matrix in CSR: pyamg leaves the coarse levels in BSR with 1x1 blocks, whose
+    Gauss-Seidel sweeps are slower (a V-cycle on the 3D spin valve at 128k unknowns:
+    32 ms with BSR coarse levels, 20 ms with CSR)."""
+    import pyamg
+
+    ml = pyamg.smoothed_aggregation_solver(X, symmetry="symmetric", max_coarse=1000)
+    for level in ml.levels:
+        level.A = level.A.tocsr()
+    return ml
+
+
+def amg_preconditioner(ml) -> spla.LinearOperator:
+    """One V-cycle of the real hierarchy ``ml`` as a complex operator (applied to the real
+    and the imaginary part)."""
+    P = ml.aspreconditioner(cycle="V")
+
+    def apply(v):
+        v = np.asarray(v).ravel()
+        if np.isrealobj(v):
+            return P.matvec(v)
+        return P.matvec(np.ascontiguousarray(v.real)) + 1j * P.matvec(
+            np.ascontiguousarray(v.imag))
+
+    return spla.LinearOperator(P.shape, matvec=apply, dtype=complex)
+
+
 class IterativeSolver:
     """GMRES preconditioned by AMG on ``X(omega)``; see the module docstring.
 
@@ -159,27 +187,13 @@ class IterativeSolver:
     def preconditioner(self, theta: np.ndarray) -> spla.LinearOperator:
         """One AMG V-cycle on ``X = sum |theta_q| A_q`` (reused while the weights are
         within :data:`AMG_REUSE_RATIO`), applied to real and imaginary parts."""
-        import pyamg
-
         w = np.abs(theta)
         if self._amg is None or np.any(np.abs(np.log(np.maximum(w, 1e-300) / np.maximum(
                 self._weights, 1e-300))) > np.log(AMG_REUSE_RATIO)):
-            X = self.blocks.matrix(self.blocks.combine(w))
-            self._amg = pyamg.smoothed_aggregation_solver(X, symmetry="symmetric",
-                                                          max_coarse=1000)
+            self._amg = amg_hierarchy(self.blocks.matrix(self.blocks.combine(w)))
             self._weights = w
             self.amg_builds += 1
-        P = self._amg.aspreconditioner(cycle="V")
-
-        def apply(v):
-            v = np.asarray(v).ravel()
-            if np.isrealobj(v):
-                return P.matvec(v)
-            return P.matvec(np.ascontiguousarray(v.real)) + 1j * P.matvec(
-                np.ascontiguousarray(v.imag))
-
-        n = self.blocks.pattern.shape[0]
-        return spla.LinearOperator((n, n), matvec=apply, dtype=complex)
+        return amg_preconditioner(self._amg)
 
     def region_constants(self) -> np.ndarray:
         """``Z``: per region, the indicator of its free nodes (shape ``(n_free, regions)``)."""

@@ -40,6 +40,9 @@ class Problem:
     blocks: Blocks
     #: seconds spent meshing and assembling
     prepare_s: float = 0.0
+    #: where ``prepare_s`` went: ``mesh`` (gmsh or reading the mesh file), ``interfaces``
+    #: (splitting interface nodes), ``assembly`` [s]
+    prepare_parts_s: dict = field(default_factory=dict)
     #: the ``[solver]`` settings (default: the device file's)
     solver: SolverSpec | None = None
     _linear: dict = field(default_factory=dict, init=False, repr=False)
@@ -166,15 +169,19 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
     freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
     if dmesh is None:
         dmesh = device_mesh(device, freqs, mesh_dir)
+    parts = {"mesh": time.perf_counter() - t0}
     if device.interfaces and not dmesh.interfaces:
         dmesh = split_interfaces(dmesh, device)
+    parts["interfaces"] = time.perf_counter() - t0 - parts["mesh"]
     materials = {name: device.material(name) for name in device.materials}
     kinds = {n: c.kind for n, c in device.contacts.items()}
     blocks = assemble(dmesh, materials, grounded=[n for n, k in kinds.items() if k == "ground"],
                       leads=[n for n, k in kinds.items() if k == "lead"])
     log.info("assembled %s: %d nodes, %d elements", device.name, dmesh.mesh.nvertices,
              dmesh.mesh.nelements)
-    return Problem(device=device, blocks=blocks, prepare_s=time.perf_counter() - t0,
+    total = time.perf_counter() - t0
+    parts["assembly"] = total - parts["mesh"] - parts["interfaces"]
+    return Problem(device=device, blocks=blocks, prepare_s=total, prepare_parts_s=parts,
                    solver=solver_settings(device, method, rel_tol))
 
 
