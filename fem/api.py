@@ -102,7 +102,9 @@ def decay_rows(res: Result, device: Device) -> list[list]:
         end = to_si("length_nm", ch.length_nm / 2)
         mid = to_si("thickness_nm", ch.thickness_nm) / 2
         line = ((0.0,) if device.dimension == 3 else ()) + (mid,)
-        spots.append(("channel", ch.material, (start + end) / 2, 0.45 * (end - start), line))
+        if end > start:  # else the detector sits at the channel's end: no room to read
+            spots.append(("channel", ch.material, (start + end) / 2, 0.45 * (end - start),
+                          line))
     rows = []
     for name, material, x, limit, line in spots:
         q = complex(device.material(material).q(res.omega))

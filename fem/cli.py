@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Finite elements for longitudinal spin accumulation and spin diffusion.")
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+_DEBUG = {"on": False}
 
 
 def _fail(err: Exception) -> None:
@@ -21,7 +25,40 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _guarded(command):
+    """Every command: a known bad input is one line and exit 2; anything else is a bug,
+    one line and exit 1 (the traceback only with ``--debug``)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except SpinfemError as err:
+            _fail(err)
+        except MemoryError:
+            _fail(SpinfemError("out of memory: the device is too large for this machine "
+                               "(a coarser mesh_size_nm or fewer frequencies)"))
+        except Exception as err:
+            if _DEBUG["on"]:
+                traceback.print_exc()
+            where = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+            typer.echo(f"spinfem: internal error: {where} (run with --debug for the "
+                       "traceback, and please report it)", err=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        help="Show the traceback of an internal error")] = False) -> None:
+    _DEBUG["on"] = debug
+
+
 @app.command()
+@_guarded
 def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")]) -> None:
     """Validate a device file (nothing is solved or written)."""
     from .device import load_device
@@ -35,6 +72,7 @@ def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")])
 
 
 @app.command()
+@_guarded
 def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         out: Annotated[Path | None,
                        typer.Option(help="Output folder [default: results/<name>]")] = None,
@@ -109,6 +147,7 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
 
 
 @app.command()
+@_guarded
 def plot(run_dir: Annotated[Path, typer.Argument(help="A run's output folder, e.g. "
                                                  "results/<device>")]) -> None:
     """Remake a run's pictures from its saved files, without solving."""
@@ -135,6 +174,7 @@ def _terminate_cleanly() -> None:
 
 
 @app.command()
+@_guarded
 def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] = Path(
               "devices/nlsv_py_cu.toml"),
           out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/benchmarks"),
@@ -166,6 +206,7 @@ def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] 
 
 
 @app.command()
+@_guarded
 def figures(out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/figures")
             ) -> None:
     """Reproduce the paper's Figs. 2-5 from the exact dispersion (fem.analytic)."""

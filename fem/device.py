@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import DeviceError
 from .materials import Material
@@ -63,12 +70,18 @@ NLSV_FACES = ["injector_top", "detector_top", "channel_x_min", "channel_x_max", 
 PILLAR_FACES = ["bottom", "top", "sides"]
 
 
+def _not_bool(v):
+    if isinstance(v, bool):
+        raise ValueError(f"must be 1, 2 or 3, got boolean {v}")
+    return v
+
+
 class DeviceSection(_Closed):
     """``[device]``: name, geometry and sizes (nm)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1)]
     geometry: Geometry = "stack"
-    dimension: Literal[1, 2, 3] = 1
+    dimension: Annotated[Literal[1, 2, 3], BeforeValidator(_not_bool)] = 1
     width_nm: Length | None = None
     height_nm: Length | None = None
     depth_nm: Length | None = None
@@ -255,7 +268,7 @@ def _loc(parts) -> str:
     for p in parts:
         if isinstance(p, int):
             out += f"[{p}]"
-        elif p in ("ferromagnet", "normal_metal", "list[constrained-float]", "FrequencyRange"):
+        elif p in ("ferromagnet", "normal_metal") or "[" in str(p) or p == "FrequencyRange":
             continue  # union tags pydantic puts in the path
         else:
             out += ("." if out else "") + str(p)
@@ -270,13 +283,32 @@ def _message(err: dict) -> str:
         return "required key is missing"
     if kind == "union_tag_invalid":
         return f"kind must be one of {err['ctx']['expected_tags']}, got {err['ctx']['tag']!r}"
+    if kind in ("float_type", "int_type", "float_parsing", "int_parsing", "int_from_float"):
+        what = "an integer" if kind.startswith("int") else "a number"
+        return f"must be {what}, got {_shown(err['input'])}"
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
+              "less_than_equal": "<="}
+    if kind in bounds:
+        (limit,) = err["ctx"].values()
+        return f"must be {bounds[kind]} {limit:g}, got {_shown(err['input'])}"
+    if kind in ("finite_number",):
+        return f"must be finite, got {_shown(err['input'])}"
     return err["msg"].removeprefix("Value error, ")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    kind = {bool: "boolean", str: "string"}.get(type(value), type(value).__name__)
+    return f"{kind} {text if len(text) < 40 else text[:37] + '...'}"
 
 
 def _first_error(exc: ValidationError) -> DeviceError:
     errors = exc.errors()
-    # a key with the wrong unit suffix also makes the right one "missing": report the cause
-    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    # a key with the wrong unit suffix also makes the right one "missing": report the
+    # cause; of the branches of a union (a list of frequencies or a range), the one that
+    # got deepest into the input is the one the file meant
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), None) or max(
+        errors, key=lambda e: len(e["loc"]))
     loc = _loc(err["loc"]) + (".kind" if err["type"] == "union_tag_invalid" else "")
     return DeviceError(loc, _message(err))
 
@@ -337,9 +369,12 @@ def _check_contacts(dev: Device):
         if faces is not None and c.at not in faces:
             raise DeviceError(f"contacts.{cname}.at", f"must be one of {faces} for geometry = "
                               f"{dev.geometry!r} in {dev.dimension}D, got {c.at!r}")
-    used = [c.at for c in dev.contacts.values()]
-    if len(set(used)) != len(used):
-        raise DeviceError("contacts", "two contacts sit on the same face")
+    seen: dict[str, str] = {}
+    for cname, c in dev.contacts.items():
+        if c.at in seen:
+            raise DeviceError(f"contacts.{cname}.at", f"contacts {seen[c.at]!r} and {cname!r} "
+                              f"both sit on face {c.at!r}: one contact per face")
+        seen[c.at] = cname
     if not any(c.kind == "injection" for c in dev.contacts.values()):
         raise DeviceError("contacts", "needs at least one contact with kind = 'injection'")
 

@@ -10,16 +10,18 @@ import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from .errors import DeviceError
 from .materials import Ferromagnet, NormalMetal
 from .units import to_si
 
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: a number: a TOML integer or float, never a boolean or a string ("20" is not 20)
+Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 #: a length in nm: finite and at least a thousandth of a nanometre
-Length = Annotated[float, Field(ge=1e-3, allow_inf_nan=False)]
-Time = Annotated[float, Field(gt=0)]  # "inf" allowed: no lattice decay
+Length = Annotated[float, Strict(), Field(ge=1e-3, allow_inf_nan=False)]
+Time = Annotated[float, Strict(), Field(gt=0)]  # "inf" allowed: no lattice decay
 
 
 class _Closed(BaseModel):
@@ -30,11 +32,11 @@ class FerromagnetSpec(_Closed):
     """``[materials.X]`` with ``kind = "ferromagnet"``."""
 
     kind: Literal["ferromagnet"]
-    chi_M: float
-    chi_m: float
-    D_m_m2_per_s: float
-    tau_mM_s: float | None = None
-    r_per_s: float | None = None
+    chi_M: Float
+    chi_m: Float
+    D_m_m2_per_s: Float
+    tau_mM_s: Float | None = None
+    r_per_s: Float | None = None
     tau_ML_s: Time = math.inf
     tau_mL_s: Time = math.inf
 
@@ -50,8 +52,8 @@ class NormalMetalSpec(_Closed):
     """``[materials.X]`` with ``kind = "normal_metal"``."""
 
     kind: Literal["normal_metal"]
-    chi_m: float
-    D_m_m2_per_s: float
+    chi_m: Float
+    D_m_m2_per_s: Float
     tau_mL_s: Time = math.inf
 
     def build(self) -> NormalMetal:
@@ -98,7 +100,7 @@ class ContactSpec(_Closed):
 
     at: str
     kind: ContactKind
-    j_in_A_per_s: tuple[float, float] | None = None
+    j_in_A_per_s: tuple[Float, Float] | None = None
 
     @model_validator(mode="after")
     def _amplitude(self):
@@ -120,25 +122,42 @@ class ContactSpec(_Closed):
         return complex(*self.j_in_A_per_s)
 
 
+#: a device file may name at most this many frequencies (the schema's hard limit; what
+#: a sweep on this machine may hold is checked by :mod:`fem.resources`)
+MAX_FREQUENCIES_SCHEMA = 10**7
+
+
 class FrequencyRange(_Closed):
     """``f_Hz = { start, stop, num, spacing }``."""
 
     start: PositiveFloat
     stop: PositiveFloat
-    num: Annotated[int, Field(ge=1)]
+    num: Annotated[int, Strict(), Field(ge=1, le=MAX_FREQUENCIES_SCHEMA)]
     spacing: Literal["log", "linear"] = "log"
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.stop < self.start:
-            raise ValueError("stop must be >= start")
-        return self
+    @field_validator("stop")
+    @classmethod
+    def _ordered(cls, stop, info):
+        start = info.data.get("start")
+        if start is not None and stop < start:
+            raise ValueError(f"must be >= start = {start:g} Hz")
+        return stop
 
 
 class FrequencySpec(_Closed):
     """``[frequencies]``: a list of frequencies [Hz] or a range."""
 
-    f_Hz: Annotated[list[PositiveFloat], Field(min_length=1)] | FrequencyRange
+    f_Hz: Annotated[list[PositiveFloat], Field(min_length=1,
+                                               max_length=MAX_FREQUENCIES_SCHEMA)] \
+        | FrequencyRange
+
+    @field_validator("f_Hz", mode="before")
+    @classmethod
+    def _list_or_range(cls, v):
+        if not isinstance(v, (list, dict)):
+            raise ValueError("must be a list of frequencies [Hz] or a range "
+                             "{ start = ..., stop = ..., num = ..., spacing = 'log' }")
+        return v
 
     def values(self) -> np.ndarray:
         """The frequencies [Hz] as an array."""
@@ -175,7 +194,7 @@ class InterfaceSpec(_Closed):
     """``[[interfaces]]``: a spin-resistive junction between two materials or regions."""
 
     between: tuple[str, str]
-    G_s_m_per_s: Annotated[float, Field(gt=0)]
+    G_s_m_per_s: Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 
 
 class SolverSpec(_Closed):
@@ -192,7 +211,7 @@ class SolverSpec(_Closed):
     """
 
     method: Literal["auto", "direct", "iterative", "reduced"] = "auto"
-    rel_tol: Annotated[float, Field(gt=0, lt=1, strict=True)] = 1e-6
+    rel_tol: Annotated[float, Strict(), Field(gt=0, lt=1)] = 1e-6
     max_iterations: Annotated[int, Field(ge=1, strict=True)] = 1000
     max_full_solves: Annotated[int, Field(ge=2, strict=True)] = 64
 

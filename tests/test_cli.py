@@ -87,3 +87,26 @@ def test_run_writes_csv_and_png_matching_exact(tmp_path):
         # thin Py layer (20 nm) at low f forces a short spacing s: cosh(qs) - 1 ~ 5e-3 amplifies it
         assert float(d["decay_length_fem_m"]) == pytest.approx(float(d["decay_length_exact_m"]),
                                                                rel=2e-2)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_internal_error_one_line_exit_1(monkeypatch, debug):
+    """A genuine bug (not a SpinfemError) is one line and exit 1; --debug adds the
+    traceback."""
+    from typer.testing import CliRunner
+
+    import fem.device
+    from fem.cli import app
+
+    def broken(path):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(fem.device, "load_device", broken)
+    args = (["--debug"] if debug else []) + ["check", str(DEVICES / "py_bar.toml")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1
+    text = res.stderr if hasattr(res, "stderr") else res.output
+    assert "spinfem: internal error: ZeroDivisionError: a bug" in text
+    assert ("Traceback" in text) == debug
+    if not debug:
+        assert len(text.strip().splitlines()) == 1

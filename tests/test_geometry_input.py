@@ -22,7 +22,7 @@ CASES = {
     "electrodes_off_channel": (NLSV.replace("spacing_nm = 800", "spacing_nm = 3950"),
                                "electrodes.spacing_nm: the electrodes"),
     "non_positive_size": (NLSV.replace("thickness_nm = 30", "thickness_nm = 0"),
-                          "channel.thickness_nm: Input should be greater than or equal to 0.001"),
+                          "channel.thickness_nm: must be >= 0.001"),
     "nlsv_contact_face": (NLSV.replace('at = "detector_top"', 'at = "detector_side"'),
                           "contacts.detector.at: must be one of"),
     "pillar_without_width": (PILLAR.replace("width_nm = 120", ""), "device: width_nm is required"),
@@ -48,7 +48,7 @@ CASES = {
     "absurd_frequency": (NLSV.replace("stop = 1e11", "stop = 1e300"),
                          "frequencies.f_Hz: the field length"),
     "sub_atomic_thickness": (NLSV.replace("thickness_nm = 20", "thickness_nm = 1e-300"),
-                             "electrodes.thickness_nm: Input should be greater than or equal"),
+                             "electrodes.thickness_nm: must be >="),
 }
 
 
