@@ -16,7 +16,14 @@ from pathlib import Path
 from . import analytic
 from .axis import device_axis
 from .device import Device
-from .export import complex_columns, complex_values, remove_partial, write_csv, write_text
+from .export import (
+    CsvAppender,
+    complex_columns,
+    complex_values,
+    remove_partial,
+    write_csv,
+    write_text,
+)
 from .meshing import mesh_statistics
 from .result import Result, transfer_unit
 from .solve import Problem, prepare
@@ -167,24 +174,28 @@ def run_device(device: Device, out_dir: str | Path,
     write_text(out_dir / "device.json",
                json.dumps(device.model_dump(mode="json", exclude_none=True), indent=2))
     pvd = PVDWriter(out_dir)
-    rows, profile_rows, decays, header = [], [], [], None
+    profile_rows, decays, table = [], [], None
     t1 = time.perf_counter()
-    for i, res in enumerate(sweep):
-        header = header or sweep_header(problem, res, sweep.info[-1])
-        rows.append([res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()),
-                                     []) + list(sweep.info[-1].values()))
-        write_csv(out_dir / SWEEP_CSV, header, rows)
-        if i in fields_at:
-            pvd.add(i, res)
-            if axis is not None:
-                s = res.sample(axis.points_m)
-                profile_rows += [[res.f_Hz, float(axis.s_m[k]), *map(float, axis.points_m[k]),
-                                  s.region[k], *complex_values(s.mu[k]),
-                                  *complex_values(s.dm[k]), *complex_values(s.dM[k])]
-                                 for k in range(len(axis.s_m))]
-        decays += decay_rows(res, device)
-        if callback is not None:
-            callback(i, len(freqs), res)
+    try:
+        for i, res in enumerate(sweep):
+            if table is None:
+                table = CsvAppender(out_dir / SWEEP_CSV, sweep_header(problem, res, sweep.info[-1]))
+            table.append([res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()),
+                                          []) + list(sweep.info[-1].values()))
+            if i in fields_at:
+                pvd.add(i, res)
+                if axis is not None:
+                    s = res.sample(axis.points_m)
+                    profile_rows += [[res.f_Hz, float(axis.s_m[k]), *map(float, axis.points_m[k]),
+                                      s.region[k], *complex_values(s.mu[k]),
+                                      *complex_values(s.dm[k]), *complex_values(s.dM[k])]
+                                     for k in range(len(axis.s_m))]
+            decays += decay_rows(res, device)
+            if callback is not None:
+                callback(i, len(freqs), res)
+    finally:
+        if table is not None:
+            table.close()
     t_sweep = time.perf_counter() - t1
 
     files = [out_dir / SWEEP_CSV, out_dir / "device.json"]

@@ -57,6 +57,44 @@ def snapshot(problem: Problem, f_Hz: float, x0: np.ndarray | None = None):
     return problem.snapshot(f_Hz, x0)
 
 
+def _is_main_test(test) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    import ast
+
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return any(isinstance(a, ast.Name) and a.id == "__name__" for a in sides) and any(
+        isinstance(a, ast.Constant) and a.value == "__main__" for a in sides)
+
+
+def started_unguarded() -> bool:
+    """Whether this call comes from the top level of a script run as ``__main__``
+    outside ``if __name__ == "__main__":``: worker processes started by ``spawn``
+    re-import that script and would run it again (multiprocessing then fails with
+    "Nanny failed to start")."""
+    import ast
+    import sys
+
+    import __main__
+
+    path = getattr(__main__, "__file__", None)
+    frame = sys._getframe()
+    while frame is not None and not (frame.f_code.co_name == "<module>"
+                                     and frame.f_globals.get("__name__") == "__main__"):
+        frame = frame.f_back
+    if path is None or frame is None:
+        return False  # an interactive session or `python -c`: nothing is re-imported
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    line = frame.f_lineno
+    return not any(isinstance(n, ast.If) and _is_main_test(n.test)
+                   and n.lineno <= line <= (n.end_lineno or n.lineno) for n in ast.walk(tree))
+
+
 def cpu_count() -> int:
     """Cores this process may use."""
     try:
@@ -175,6 +213,11 @@ class Sweep:
                 client = own_client = Client(self.scheduler)
             elif client is None:
                 threads = self.problem.n_unknowns > THREADED_ABOVE_UNKNOWNS
+                if not threads and started_unguarded():
+                    # worker processes would re-run the script: threads need no guard
+                    log.info("sweep started outside `if __name__ == '__main__':`; the "
+                             "embedded Dask workers are threads")
+                    threads = True
                 own_cluster = LocalCluster(n_workers=self.workers(), threads_per_worker=1,
                                            processes=not threads, dashboard_address=":0")
                 client = own_client = Client(own_cluster)
