@@ -59,16 +59,23 @@ def _options(debug: Annotated[bool, typer.Option(
 
 @app.command()
 @_guarded
-def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")]) -> None:
-    """Validate a device file (nothing is solved or written)."""
+def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
+          allow_large: Annotated[bool, typer.Option(
+              help="Accept a device estimated to need more memory than this machine has, "
+                   "or very many frequencies")] = False) -> None:
+    """Validate a device file: everything a run checks before solving (the schema, the
+    rules, the resources it needs, a user mesh); nothing is solved or written."""
     from .device import load_device
+    from .preflight import preflight
 
     try:
         dev = load_device(device_file)
+        est = preflight(dev, allow_large)
     except SpinfemError as err:
         _fail(err)
+    size = f", about {est.nodes:.2g} nodes, {est.memory_GB:.2g} GB" if est else ""
     typer.echo(f"{device_file}: ok ({dev.name}, {dev.geometry}, {dev.dimension}D, "
-               f"{len(dev.region_materials())} regions, {len(dev.f_Hz())} frequencies)")
+               f"{len(dev.region_materials())} regions, {len(dev.f_Hz())} frequencies{size})")
 
 
 @app.command()
@@ -87,6 +94,9 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         rel_tol: Annotated[float | None, typer.Option(
             help="Relative tolerance: residual (iterative) or error bound (reduced) "
                  "[default: the device file's, else 1e-6]")] = None,
+        allow_large: Annotated[bool, typer.Option(
+            help="Go on with a device estimated to need more memory than this machine "
+                 "has, or very many frequencies")] = False,
         ) -> None:
     """Sweep every frequency of a device: VTU/PVD, CSV, summary and pictures."""
     import time
@@ -112,7 +122,8 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         dev = load_device(device_file)
         t0 = time.perf_counter()
         with console.status(f"meshing and assembling {dev.name} ...", spinner="dots"):
-            problem = prepare(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol)
+            problem = prepare(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
+                              allow_large=allow_large)
         n = problem.blocks.n_nodes
         console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
                       f"({time.perf_counter() - t0:.1f} s); solver: "

@@ -183,6 +183,15 @@ class Device(_Closed):
                     "detector": self.electrodes.material}
         return dict(self.regions)
 
+    def touching_regions(self) -> set[frozenset[str]] | None:
+        """Pairs of regions that share a face (None for a user mesh: read it to know)."""
+        if self.geometry in ("stack", "pillar"):
+            names = self.layer_names()
+            return {frozenset(p) for p in zip(names[:-1], names[1:])}
+        if self.geometry == "nonlocal_spin_valve":
+            return {frozenset(("channel", "injector")), frozenset(("channel", "detector"))}
+        return None
+
     def faces(self) -> list[str] | None:
         """Names a contact may sit ``at`` (None: any physical group of the user mesh)."""
         if self.geometry == "stack":
@@ -391,6 +400,13 @@ def _check_interfaces(dev: Device):
         if itf.between[0] == itf.between[1] or sides[0] & sides[1]:
             raise DeviceError(f"interfaces[{i}].between", "needs two different names with no "
                               f"region in common, got {list(itf.between)}")
+        touching = dev.touching_regions()
+        if touching is not None and not any(frozenset((a, b)) in touching
+                                            for a in sides[0] for b in sides[1]):
+            pairs = sorted("/".join(sorted(p)) for p in touching)
+            raise DeviceError(f"interfaces[{i}].between", f"{itf.between[0]!r} and "
+                              f"{itf.between[1]!r} never touch in this geometry (regions that "
+                              f"touch: {pairs})")
 
 
 def _check_output(dev: Device):

@@ -207,6 +207,22 @@ def stack_spacing_m(device: Device, f_Hz) -> list[float]:
             for lay in device.layers]
 
 
+def transverse_elements(device: Device, sizes_m: list[float]) -> list[int]:
+    """Elements across y (and z) of a structured stack with x spacings ``sizes_m``:
+    from ``mesh_size_nm``, or as many as keep elements near-cubic up to 8, or the x
+    spacing if a contact sits on a side face."""
+    out = []
+    for e in device.extent_m()[1:]:
+        if device.device.mesh_size_nm is not None:
+            n = math.ceil(e / to_si("mesh_size_nm", device.device.mesh_size_nm) - 1e-9)
+        elif any(c.at[0] in "yz" for c in device.contacts.values()):
+            n = math.ceil(e / min(sizes_m))
+        else:
+            n = min(8, math.ceil(e / max(sizes_m)))
+        out.append(max(n, 1))
+    return out
+
+
 def stack_mesh(device: Device, f_Hz, *, h_x_m: float | None = None,
                n_transverse: int | None = None) -> DeviceMesh:
     """Structured mesh of a ``geometry = "stack"`` device.
@@ -232,15 +248,8 @@ def stack_mesh(device: Device, f_Hz, *, h_x_m: float | None = None,
     dim = device.dimension
     ext = device.extent_m()
     axes = [x]
-    for e in ext[1:]:
-        if n_transverse is not None:
-            n = n_transverse
-        elif device.device.mesh_size_nm is not None:
-            n = math.ceil(e / to_si("mesh_size_nm", device.device.mesh_size_nm) - 1e-9)
-        elif any(c.at[0] in "yz" for c in device.contacts.values()):
-            n = math.ceil(e / min(sizes))
-        else:
-            n = min(8, math.ceil(e / max(sizes)))
+    for e, n in zip(ext[1:], transverse_elements(device, sizes)):
+        n = n_transverse if n_transverse is not None else n
         axes.append(np.linspace(0.0, e / L, max(n, 1) + 1))
     if dim == 1:
         mesh = skfem.MeshLine(x)

@@ -129,10 +129,20 @@ def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
         raise DeviceError("regions", f"{int((~covered).sum())} elements of {source} belong to no "
                           "physical group, so they have no material")
     faces = set(mesh.boundaries or {})
+    outer = None
     for cname, c in device.contacts.items():
         if c.at not in faces:
             raise DeviceError(f"contacts.{cname}.at", f"no boundary physical group {c.at!r} in "
                               f"{source} (boundary groups: {sorted(faces)})")
+        if outer is None:
+            outer = np.zeros(mesh.facets.shape[1], dtype=bool)
+            outer[mesh.boundary_facets()] = True
+        inside = int((~outer[np.asarray(mesh.boundaries[c.at])]).sum())
+        if inside:
+            raise DeviceError(f"contacts.{cname}.at", f"physical group {c.at!r} in {source} "
+                              f"lies inside the domain ({inside} of "
+                              f"{len(mesh.boundaries[c.at])} facets are not on the outer "
+                              "boundary): a contact must sit on the outer boundary")
 
 
 def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> DeviceMesh:

@@ -23,6 +23,7 @@ from .linear import DirectSolver, IterativeSolver, SolveStats, auto_method, make
 from .mesh import DeviceMesh
 from .meshing import device_mesh
 from .reduced import ReducedBasis, Signal
+from .resources import check_resources
 from .result import Result
 from .specs import SolverSpec
 
@@ -150,7 +151,8 @@ class Problem:
 
 def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
             dmesh: DeviceMesh | None = None, mesh_dir: str | Path = "meshes",
-            method: str | None = None, rel_tol: float | None = None) -> Problem:
+            method: str | None = None, rel_tol: float | None = None,
+            allow_large: bool = False) -> Problem:
     """Mesh and assemble a device once.
 
     Parameters
@@ -164,10 +166,15 @@ def prepare(device: Device, f_Hz: Iterable[float] | None = None, *,
         Where gmsh meshes are saved (``<mesh_dir>/<device>.msh``) and reused.
     method, rel_tol : optional
         Override the device file's ``[solver]`` settings (see :class:`fem.specs.SolverSpec`).
+    allow_large : bool
+        Go on with a device estimated to need more memory than this machine has, or more
+        frequencies than :data:`fem.resources.MAX_FREQUENCIES` (refused by default, before
+        meshing: :func:`fem.resources.check_resources`).
     """
     t0 = time.perf_counter()
     freqs = device.f_Hz() if f_Hz is None else np.asarray(list(f_Hz), dtype=float)
     if dmesh is None:
+        check_resources(device, allow_large)
         dmesh = device_mesh(device, freqs, mesh_dir)
     parts = {"mesh": time.perf_counter() - t0}
     if device.interfaces and not dmesh.interfaces:

@@ -75,12 +75,13 @@ def test_unreadable_mesh_file(tmp_path):
 
 
 def test_interfaces_that_do_not_touch(tmp_path):
-    dev = fem.load_device(ROOT / "devices" / "pillar_py_cu_py.toml").with_params(
-        interfaces=[{"between": ["free", "fixed"], "G_s_m_per_s": 1e4}],
-        **{"device.mesh_size_nm": 6.0})
-    with pytest.raises(fem.DeviceError, match=r"interfaces\[0\].between: 'free' and 'fixed' do "
-                                              "not touch"):
-        fem.prepare(dev, mesh_dir=tmp_path)
+    """Refused when the device is read (what ``check`` sees), before any meshing."""
+    with pytest.raises(fem.DeviceError, match=r"interfaces\[0\].between: 'free' and 'fixed' "
+                                              "never touch"):
+        fem.load_device(ROOT / "devices" / "pillar_py_cu_py.toml").with_params(
+            interfaces=[{"between": ["free", "fixed"], "G_s_m_per_s": 1e4}],
+            **{"device.mesh_size_nm": 6.0})
+    assert not any(tmp_path.iterdir())
 
 
 

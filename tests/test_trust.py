@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-from conftest import spinfem
+import pytest
+from conftest import assert_bad_input, spinfem
 
 DEVICES = Path(__file__).parents[1] / "devices"
 
@@ -80,3 +82,40 @@ def test_sweep_csv_grows_by_appending(tmp_path):
     header, rows = finished_rows(path)
     assert header == ["f_Hz", "x"] and [float(r[0]) for r in rows] == [0, 1, 2, 3, 4]
     assert float(rows[3][1]) == 0.1 * 3
+
+
+RESOURCE_CASES = {
+    # a 3D stack at a thousandth of a nanometre: ~1e16 nodes
+    "tiny_elements": ("py_cu_bar.toml", "[device]", "[device]\nmesh_size_nm = 0.001",
+                      "device.mesh_size_nm"),
+    # a spin valve with a 1 m channel: the channel's length sets the size
+    "metre_channel": ("nlsv_py_cu.toml", "length_nm = 4000", "length_nm = 1e9",
+                      "channel.length_nm"),
+    "million_frequencies": ("py_bar.toml", "num = 17", "num = 1000000", "frequencies.f_Hz"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESOURCE_CASES))
+def test_resource_limits_refused_before_meshing(tmp_path, case):
+    """Estimated before meshing; refused with the estimate, exit 2, nothing written, fast;
+    ``--allow-large`` lets ``check`` pass a device a bigger machine could run."""
+    import time
+
+    from fem.device import validate_device
+
+    name, old, new, key = RESOURCE_CASES[case]
+    text = (DEVICES / name).read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    validate_device(tomllib.loads(text))  # a valid device file: only its size is the problem
+    (tmp_path / "dev.toml").write_text(text)
+    t = time.perf_counter()
+    for command in ("check", "run"):
+        args = [command, "dev.toml"] + (["--out", "out"] if command == "run" else [])
+        proc = spinfem(*args, cwd=tmp_path)
+        assert_bad_input(proc, f"{key}: ")
+    assert time.perf_counter() - t < 20
+    assert "GB" in proc.stderr or "frequencies" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev.toml"]
+    if case == "million_frequencies":
+        assert spinfem("check", "dev.toml", "--allow-large", cwd=tmp_path).returncode == 0
