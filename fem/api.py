@@ -13,15 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import analytic
 from .axis import device_axis
 from .device import Device
+from .errors import SpinfemError
 from .export import (
     CsvAppender,
     complex_columns,
     complex_values,
+    finished_rows,
     remove_partial,
-    write_csv,
     write_text,
 )
 from .meshing import mesh_statistics
@@ -34,6 +37,10 @@ from .vtu import PVDWriter
 
 #: the files of a run, as ``spinfem plot`` finds them
 SWEEP_CSV, PROFILES_CSV, DECAY_CSV = "sweep.csv", "profiles.csv", "decay_lengths.csv"
+#: written when a run starts: what ``--resume`` checks the device file against
+RUN_JSON = "run.json"
+DECAY_HEADER = ["f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
+                "wavelength_fem_m", "wavelength_exact_m"]
 
 
 @dataclass
@@ -123,7 +130,7 @@ def decay_rows(res: Result, device: Device) -> list[list]:
 
 
 #: every file a run writes (the pictures of fem.plot.make_all among them)
-OUTPUTS = ("sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
+OUTPUTS = (RUN_JSON, "sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
            "mu_profile.png", "decay_length.png", "Z_bode.png", "error_bound.png", "mesh.png",
            "mu_abs.png", "mu_phase.png", "dM_abs.png", "sweep/fields.json")
 
@@ -139,12 +146,57 @@ def _clean(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def resume_point(device: Device, out_dir: str | Path) -> int:
+    """How many of ``device``'s frequencies the run in ``out_dir`` finished (the rows of
+    its ``sweep.csv``), after checking that it is a run of the same device file.
+
+    Raises
+    ------
+    SpinfemError
+        ``out_dir`` holds no run, or one of another device file (its SHA-256 differs) or
+        of other frequencies.
+    """
+    out_dir = Path(out_dir)
+    try:
+        run = json.loads((out_dir / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        raise SpinfemError(f"--resume: {out_dir} holds no run to resume (no readable "
+                           f"{RUN_JSON}); run without --resume") from None
+    sha = device.source_sha256()
+    if run.get("device_file_sha256") != sha:
+        raise SpinfemError(f"--resume: the device file changed since the run in {out_dir} "
+                           f"started (sha256 {str(run.get('device_file_sha256'))[:12]}... "
+                           f"then, {str(sha)[:12]}... now); run without --resume")
+    if not (out_dir / SWEEP_CSV).exists():
+        return 0
+    _, rows = finished_rows(out_dir / SWEEP_CSV)
+    freqs = device.f_Hz()
+    done = [float(r[0]) for r in rows]
+    if len(done) > len(freqs) or not np.allclose(done, freqs[:len(done)], rtol=1e-12, atol=0):
+        raise SpinfemError(f"--resume: {out_dir / SWEEP_CSV} holds other frequencies than "
+                           "the device file's; run without --resume")
+    return len(done)
+
+
+def _kept_rows(out_dir: Path, finished: np.ndarray) -> dict[str, tuple[list, list]]:
+    """The complete rows of the finished frequencies in each CSV of a run being resumed:
+    ``{name: (header, rows)}``."""
+    keep = {float(f) for f in finished}
+    out = {}
+    for name in (SWEEP_CSV, PROFILES_CSV, DECAY_CSV):
+        if (out_dir / name).exists():
+            header, rows = finished_rows(out_dir / name)
+            out[name] = (header, [r for r in rows if float(r[0]) in keep])
+    return out
+
+
 def run_device(device: Device, out_dir: str | Path,
                callback: Callable[[int, int, Result], None] | None = None, *,
                plots: bool = True, mesh_dir: str | Path = "meshes", client=None,
                scheduler: str | None = None, parallel: bool | str = "auto",
                problem: Problem | None = None,
-               status: Callable[[str], None] | None = None) -> RunOutput:
+               status: Callable[[str], None] | None = None,
+               resume: bool = False) -> RunOutput:
     """Sweep ``device`` and write everything into ``out_dir``.
 
     Files, each written atomically as the sweep goes:
@@ -158,59 +210,79 @@ def run_device(device: Device, out_dir: str | Path,
     * ``decay_lengths.csv`` -- decay length and wavelength [m], FEM and exact;
     * ``summary.json`` -- device file hash and resolved copy, solver settings,
       mesh statistics, timings, version; ``device.json`` -- the resolved device;
-    * the pictures of :func:`fem.plot.make_all` (unless ``plots=False``).
+    * the pictures of :func:`fem.plot.make_all` (unless ``plots=False``);
+    * ``run.json`` -- written first: the device file's hash, for ``resume``.
+
+    With ``resume=True``, a run stopped part-way in ``out_dir`` (of the same device file)
+    is finished: only the frequencies without a ``sweep.csv`` row are solved.
     """
     from .version import __version__
 
     out_dir = Path(out_dir)
-    problem = problem or prepare(device, mesh_dir=mesh_dir)
     freqs = device.f_Hz()
+    done = resume_point(device, out_dir) if resume else 0
+    problem = problem or prepare(device, mesh_dir=mesh_dir)
     fields_at = set(device.field_indices(problem.blocks.n_nodes))
     axis = device_axis(device)
-    sweep = Sweep(problem, freqs, client=client, scheduler=scheduler, parallel=parallel,
-                  status=status)
+    sweep = Sweep(problem, freqs[done:], client=client, scheduler=scheduler,
+                  parallel=parallel, status=status)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clean(out_dir)
-    write_text(out_dir / "device.json",
-               json.dumps(device.model_dump(mode="json", exclude_none=True), indent=2))
     pvd = PVDWriter(out_dir)
-    profile_rows, decays, table = [], [], None
+    profile_header = None if axis is None else (
+        ["f_Hz", f"{axis.label}_axis_m", *coordinate_names(device), "region"]
+        + complex_columns("mu", "A_per_m") + complex_columns("dm", "A_per_m")
+        + complex_columns("dM", "A_per_m"))
+    if done:
+        kept = _kept_rows(out_dir, freqs[:done])
+        for i in sorted(fields_at):
+            if i < done:
+                pvd.keep(i, float(freqs[i]))
+    else:
+        _clean(out_dir)
+        kept = {}
+        write_text(out_dir / "device.json",
+                   json.dumps(device.model_dump(mode="json", exclude_none=True), indent=2))
+        write_text(out_dir / RUN_JSON, json.dumps({
+            "device": device.name, "device_file_sha256": device.source_sha256(),
+            "frequencies": len(freqs), "spinfem_version": __version__}, indent=2))
+    # each CSV starts with its first row (a resumed run's start with the finished rows)
+    tables = {name: CsvAppender(out_dir / name, header, rows)
+              for name, (header, rows) in kept.items()}
+
+    def table(name: str, header: list[str]) -> CsvAppender:
+        if name not in tables:
+            tables[name] = CsvAppender(out_dir / name, header)
+        return tables[name]
     t1 = time.perf_counter()
     try:
-        for i, res in enumerate(sweep):
-            if table is None:
-                table = CsvAppender(out_dir / SWEEP_CSV, sweep_header(problem, res, sweep.info[-1]))
-            table.append([res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()),
-                                          []) + list(sweep.info[-1].values()))
+        for j, res in enumerate(sweep):
+            i = done + j
+            # every file of a frequency first, its sweep.csv row last: a row there means
+            # the frequency is finished (what --resume trusts)
             if i in fields_at:
                 pvd.add(i, res)
                 if axis is not None:
                     s = res.sample(axis.points_m)
-                    profile_rows += [[res.f_Hz, float(axis.s_m[k]), *map(float, axis.points_m[k]),
-                                      s.region[k], *complex_values(s.mu[k]),
-                                      *complex_values(s.dm[k]), *complex_values(s.dM[k])]
-                                     for k in range(len(axis.s_m))]
-            decays += decay_rows(res, device)
+                    for k in range(len(axis.s_m)):
+                        table(PROFILES_CSV, profile_header).append(
+                            [res.f_Hz, float(axis.s_m[k]), *map(float, axis.points_m[k]),
+                             s.region[k], *complex_values(s.mu[k]), *complex_values(s.dm[k]),
+                             *complex_values(s.dM[k])])
+            for row in decay_rows(res, device):
+                table(DECAY_CSV, DECAY_HEADER).append(row)
+            table(SWEEP_CSV, sweep_header(problem, res, sweep.info[-1])).append(
+                [res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()), [])
+                + list(sweep.info[-1].values()))
             if callback is not None:
                 callback(i, len(freqs), res)
     finally:
-        if table is not None:
+        for table in tables.values():
             table.close()
     t_sweep = time.perf_counter() - t1
 
-    files = [out_dir / SWEEP_CSV, out_dir / "device.json"]
+    files = [out_dir / "device.json"] + [t.path for t in tables.values()]
     if fields_at:
         files += [pvd.pvd, out_dir / "sweep"]
-    if profile_rows:
-        files.append(write_csv(
-            out_dir / PROFILES_CSV,
-            ["f_Hz", f"{axis.label}_axis_m", *coordinate_names(device), "region"]
-            + complex_columns("mu", "A_per_m") + complex_columns("dm", "A_per_m")
-            + complex_columns("dM", "A_per_m"), profile_rows))
-    if decays:
-        files.append(write_csv(out_dir / DECAY_CSV, [
-            "f_Hz", "region", "decay_length_fem_m", "decay_length_exact_m",
-            "wavelength_fem_m", "wavelength_exact_m"], decays))
     summary = {
         "spinfem_version": __version__,
         "device": device.name,
@@ -220,10 +292,11 @@ def run_device(device: Device, out_dir: str | Path,
         "mesh": mesh_statistics(problem.dmesh),
         "frequencies": len(freqs),
         "fields_written_for_f_Hz": [float(freqs[i]) for i in sorted(fields_at)],
+        "resumed_after_frequencies": done,
         "timings_s": {"mesh_and_assembly": problem.prepare_s,
                       **{f"prepare_{k}": v for k, v in problem.prepare_parts_s.items()},
                       "sweep": t_sweep,
-                      "per_frequency": t_sweep / max(1, len(freqs))},
+                      "per_frequency": t_sweep / max(1, len(freqs) - done)},
     }
     files.append(write_text(out_dir / "summary.json", json.dumps(summary, indent=2)))
     if plots:

@@ -97,6 +97,9 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         allow_large: Annotated[bool, typer.Option(
             help="Go on with a device estimated to need more memory than this machine "
                  "has, or very many frequencies")] = False,
+        resume: Annotated[bool, typer.Option(
+            help="Finish a stopped run in --out: solve only the frequencies it has not "
+                 "written (refused if the device file changed)")] = False,
         ) -> None:
     """Sweep every frequency of a device: VTU/PVD, CSV, summary and pictures."""
     import time
@@ -120,6 +123,12 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
     out_dir = None
     try:
         dev = load_device(device_file)
+        out_dir = out if out is not None else Path("results") / dev.name
+        if resume:
+            from .api import resume_point
+
+            done = resume_point(dev, out_dir)
+            console.print(f"resuming {out_dir}: {done} of {len(dev.f_Hz())} frequencies done")
         t0 = time.perf_counter()
         with console.status(f"meshing and assembling {dev.name} ...", spinner="dots"):
             problem = prepare(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
@@ -128,16 +137,16 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
                       f"({time.perf_counter() - t0:.1f} s); solver: "
                       f"{problem.method(len(dev.f_Hz()))}")
-        out_dir = out if out is not None else Path("results") / dev.name
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("frequencies"), TimeElapsedColumn(), TextColumn("ETA"),
                    TimeRemainingColumn()]
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"sweeping {dev.name}", total=len(dev.f_Hz()))
+            task = progress.add_task(f"sweeping {dev.name}", total=len(dev.f_Hz()),
+                                     completed=done if resume else 0)
             output = run_device(
                 dev, out_dir, callback=lambda i, k, r: progress.advance(task), problem=problem,
                 scheduler=scheduler, parallel=False if serial else "auto", plots=False,
-                status=lambda text: progress.update(task, description=text))
+                status=lambda text: progress.update(task, description=text), resume=resume)
         with console.status("rendering pictures ...", spinner="dots"):
             from .plot import make_all
 
@@ -151,7 +160,8 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
 
         if out_dir is not None and out_dir.exists():
             remove_partial(out_dir)  # finished files stay; half-written ones go
-        typer.echo("spinfem: stopped; the files written so far are complete", err=True)
+        typer.echo("spinfem: stopped; the files written so far are complete (finish with "
+                   "--resume)", err=True)
         raise typer.Exit(130) from None
     for f in output.files:
         typer.echo(f"wrote {f}")

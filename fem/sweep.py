@@ -34,6 +34,8 @@ TINY_NODES = 5000
 #: above this many unknowns the embedded cluster's workers are threads sharing one copy
 #: of the problem (memory), below it processes
 THREADED_ABOVE_UNKNOWNS = 200_000
+#: a task whose worker died (or that failed on it) is run again this many times elsewhere
+WORKER_RETRIES = 3
 
 
 def solve_info(res: Result) -> dict:
@@ -247,7 +249,8 @@ class Sweep:
             submitted, done, buffer, index = 0, 0, {}, {}
             while done < len(chunks):
                 while submitted < len(chunks) and submitted - done < window:
-                    fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False)
+                    fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False,
+                                        retries=WORKER_RETRIES)
                     self._futures.append(fut)
                     index[fut.key] = submitted
                     pending.add(fut)
@@ -279,7 +282,8 @@ class Sweep:
         else:
             with self._cluster() as (client, workers, scattered):
                 def solve_at(fs, x0s):
-                    futs = [client.submit(snapshot, scattered, f, x0, pure=False)
+                    futs = [client.submit(snapshot, scattered, f, x0, pure=False,
+                                          retries=WORKER_RETRIES)
                             for f, x0 in zip(fs, x0s)]
                     self._futures += futs
                     return client.gather(futs)

@@ -122,6 +122,12 @@ class PVDWriter:
         self._write_pvd()
         return self.out_dir / rel
 
+    def keep(self, index: int, f_Hz: float) -> None:
+        """List the VTU an earlier (resumed) run wrote for frequency number ``index``."""
+        rel = f"{self.name}/{self.name}_{index}.vtu"
+        if (self.out_dir / rel).exists():
+            self.entries.append((f_Hz, rel))
+
     def _write_pvd(self) -> None:
         rows = "\n".join(f'    <DataSet timestep="{f!r}" group="" part="0" file={quoteattr(r)}/>'
                          for f, r in sorted(self.entries))
