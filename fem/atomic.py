@@ -50,3 +50,47 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def writable_folder(folder: str | Path) -> list[Path]:
+    """Make sure ``folder`` can take a run's files before any work starts: create it (and
+    missing parents) and write a probe file there.  Returns the folders created, which
+    :func:`remove_empty` takes away again if the run stops before writing anything.
+
+    Raises
+    ------
+    SpinfemError
+        ``folder`` is an existing file, or cannot be created or written.
+    """
+    import tempfile
+
+    from .errors import SpinfemError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise SpinfemError(f"--out {folder}: exists and is not a folder")
+    missing, p = [], folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    created: list[Path] = []
+    try:
+        for m in reversed(missing):
+            m.mkdir()
+            created.append(m)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".spinfem-probe"):
+            pass
+    except OSError as exc:
+        remove_empty(created)
+        raise SpinfemError(f"--out {folder}: cannot write there "
+                           f"({exc.strerror or exc})") from None
+    return created
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove the folders of ``folders`` that are (still) empty, deepest first."""
+    for f in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            f.rmdir()
+        except OSError:
+            pass

@@ -115,15 +115,17 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
     )
 
     from .api import run_device
+    from .atomic import remove_empty, writable_folder
     from .device import load_device
     from .solve import prepare
 
     _terminate_cleanly()
     console = Console(stderr=True)
-    out_dir = None
+    out_dir, created = None, []
     try:
         dev = load_device(device_file)
         out_dir = out if out is not None else Path("results") / dev.name
+        created = writable_folder(out_dir)
         if resume:
             from .api import resume_point
 
@@ -152,8 +154,10 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
 
             output.files += make_all(out_dir)
     except SpinfemError as err:
+        remove_empty(created)  # refused before writing: leave nothing behind
         _fail(err)
     except OSError as err:  # an output folder that cannot be written, a full disk
+        remove_empty(created)
         _fail(SpinfemError(f"{err.filename or out_dir}: {err.strerror or err}"))
     except KeyboardInterrupt:
         from .export import remove_partial

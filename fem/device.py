@@ -96,30 +96,31 @@ class DeviceSection(_Closed):
         g, d = self.geometry, self.dimension
         if g == "stack":
             if d >= 2 and self.width_nm is None:
-                raise ValueError(f"width_nm is required when dimension = {d}")
+                raise DeviceError("width_nm", f"required when dimension = {d}")
             if d == 3 and self.height_nm is None:
-                raise ValueError("height_nm is required when dimension = 3")
+                raise DeviceError("height_nm", "required when dimension = 3")
             if d == 1 and self.mesher == "gmsh":
-                raise ValueError("mesher = 'gmsh' needs dimension 2 or 3")
+                raise DeviceError("mesher", "'gmsh' needs dimension 2 or 3")
         elif g == "pillar":
             if d == 1:
-                raise ValueError("a pillar needs dimension 2 or 3")
+                raise DeviceError("dimension", "a pillar needs dimension 2 or 3")
             if self.width_nm is None:
-                raise ValueError("width_nm is required for a pillar")
+                raise DeviceError("width_nm", "required for a pillar")
             if d == 3 and self.depth_nm is None:
-                raise ValueError("depth_nm is required for a 3D pillar")
+                raise DeviceError("depth_nm", "required for a 3D pillar")
             if d == 2 and self.cross_section == "ellipse":
-                raise ValueError("cross_section = 'ellipse' needs dimension = 3")
+                raise DeviceError("cross_section", "'ellipse' needs dimension = 3")
         elif g == "nonlocal_spin_valve" and d == 1:
-            raise ValueError("a nonlocal spin valve needs dimension 2 or 3")
+            raise DeviceError("dimension", "a nonlocal spin valve needs dimension 2 or 3")
         elif g == "mesh" and self.mesh is None:
-            raise ValueError("mesh = 'path/to/file.msh' is required for geometry = 'mesh'")
+            raise DeviceError("mesh", "required for geometry = 'mesh' (mesh = 'path/to/file.msh')")
         elif g == "mesh" and d == 1:
-            raise ValueError("a user mesh needs dimension = 2 or 3 (triangles or tetrahedra)")
+            raise DeviceError("dimension", "a user mesh needs dimension = 2 or 3 (triangles or "
+                              "tetrahedra)")
         if g != "mesh" and self.mesh is not None:
-            raise ValueError("mesh is only allowed for geometry = 'mesh'")
+            raise DeviceError("mesh", "only allowed for geometry = 'mesh'")
         if g != "stack" and self.mesher != "structured" and "mesher" in self.model_fields_set:
-            raise ValueError("mesher is a key of geometry = 'stack' only")
+            raise DeviceError("mesher", "a key of geometry = 'stack' only")
         return self
 
 
@@ -290,6 +291,8 @@ def _message(err: dict) -> str:
         return "unknown key (keys carry their unit: _nm, _s, _Hz, _m2_per_s, _per_s, _A_per_s)"
     if kind == "missing":
         return "required key is missing"
+    if kind == "union_tag_not_found":
+        return "required key is missing"
     if kind == "union_tag_invalid":
         return f"kind must be one of {err['ctx']['expected_tags']}, got {err['ctx']['tag']!r}"
     if kind in ("float_type", "int_type", "float_parsing", "int_parsing", "int_from_float"):
@@ -313,12 +316,18 @@ def _shown(value) -> str:
 
 def _first_error(exc: ValidationError) -> DeviceError:
     errors = exc.errors()
+    for e in errors:  # a rule of a whole table that names its key (a DeviceError)
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, DeviceError):
+            loc = ".".join(x for x in (_loc(e["loc"]), cause.loc) if x)
+            return DeviceError(loc, cause.rule)
     # a key with the wrong unit suffix also makes the right one "missing": report the
     # cause; of the branches of a union (a list of frequencies or a range), the one that
     # got deepest into the input is the one the file meant
     err = next((e for e in errors if e["type"] == "extra_forbidden"), None) or max(
         errors, key=lambda e: len(e["loc"]))
-    loc = _loc(err["loc"]) + (".kind" if err["type"] == "union_tag_invalid" else "")
+    tagged = err["type"] in ("union_tag_invalid", "union_tag_not_found")
+    loc = _loc(err["loc"]) + (".kind" if tagged else "")
     return DeviceError(loc, _message(err))
 
 
@@ -457,6 +466,9 @@ def load_device(path: str | Path) -> Device:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DeviceError(str(path), f"not valid TOML: {exc}") from None
+    if not data:
+        raise DeviceError(str(path), "empty device file: no keys (a device needs [device], "
+                          "[materials], [contacts] and [frequencies])")
     dev = validate_device(data)
     dev._source_dir = path.resolve().parent
     dev._source_sha256 = hashlib.sha256(text.encode()).hexdigest()

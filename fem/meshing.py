@@ -109,13 +109,17 @@ def read_mesh(path: Path, dim: int) -> skfem.Mesh:
     from skfem.io.meshio import from_meshio
 
     mesh = from_meshio(m)
-    subs = {k: v for k, v in (mesh.subdomains or {}).items() if not k.startswith("gmsh:")}
+    subs = {k: v for k, v in (mesh.subdomains or {}).items()
+            if isinstance(k, str) and not k.startswith("gmsh:")}
     return same_topology(replace(mesh, _subdomains=subs), mesh)
 
 
 def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
     groups = set(mesh.subdomains or {})
     regions = device.region_materials()
+    if not groups:
+        raise DeviceError("regions", f"none of the {mesh.nelements} elements of {source} "
+                          "belongs to a named physical group, so none has a material")
     for name in regions:
         if name not in groups:
             raise DeviceError(f"regions.{name}", f"no physical group {name!r} of dimension "

@@ -104,14 +104,14 @@ class ContactSpec(_Closed):
 
     @model_validator(mode="after")
     def _amplitude(self):
+        key = "j_in_A_per_s"
         if self.kind == "injection" and self.j_in_A_per_s is None:
-            raise ValueError("j_in_A_per_s = [re, im] is required for kind = 'injection'")
+            raise DeviceError(key, "required for kind = 'injection' (j_in_A_per_s = [re, im])")
         if self.j_in_A_per_s is not None and not (
                 all(map(math.isfinite, self.j_in_A_per_s)) and any(self.j_in_A_per_s)):
-            raise ValueError("j_in_A_per_s must be finite and not zero")
+            raise DeviceError(key, "must be finite and not zero")
         if self.kind != "injection" and self.j_in_A_per_s is not None:
-            raise ValueError(
-                f"j_in_A_per_s is only allowed for kind = 'injection', not {self.kind!r}")
+            raise DeviceError(key, f"only allowed for kind = 'injection', not {self.kind!r}")
         return self
 
     @property

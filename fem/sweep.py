@@ -9,7 +9,10 @@ and are yielded in frequency order, one at a time, so a long sweep of a large de
 never holds all its fields.  With a reduced basis (``reduced``, :mod:`fem.reduced`),
 the workers run the full solves of each greedy step and every frequency then comes
 from the certified reduced model.  With one core, a tiny mesh or a handful of
-frequencies the sweep runs in-process: the same code, the same numbers.
+frequencies the sweep runs in-process: the same code, the same numbers.  A worker
+lost mid-sweep (killed, its machine gone) costs only time: Dask runs its tasks again on
+the others (up to ``distributed.scheduler.allowed-failures`` times), and the results
+are the same.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ TINY_NODES = 5000
 #: above this many unknowns the embedded cluster's workers are threads sharing one copy
 #: of the problem (memory), below it processes
 THREADED_ABOVE_UNKNOWNS = 200_000
-#: a task whose worker died (or that failed on it) is run again this many times elsewhere
-WORKER_RETRIES = 3
 
 
 def solve_info(res: Result) -> dict:
@@ -249,8 +250,7 @@ class Sweep:
             submitted, done, buffer, index = 0, 0, {}, {}
             while done < len(chunks):
                 while submitted < len(chunks) and submitted - done < window:
-                    fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False,
-                                        retries=WORKER_RETRIES)
+                    fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False)
                     self._futures.append(fut)
                     index[fut.key] = submitted
                     pending.add(fut)
@@ -282,8 +282,7 @@ class Sweep:
         else:
             with self._cluster() as (client, workers, scattered):
                 def solve_at(fs, x0s):
-                    futs = [client.submit(snapshot, scattered, f, x0, pure=False,
-                                          retries=WORKER_RETRIES)
+                    futs = [client.submit(snapshot, scattered, f, x0, pure=False)
                             for f, x0 in zip(fs, x0s)]
                     self._futures += futs
                     return client.gather(futs)

@@ -222,7 +222,7 @@ def test_scheduler_sweep_equals_serial(cluster, tmp_path):
 def test_sweep_survives_a_killed_worker(cluster, tmp_path):
     from distributed import Client
 
-    n = 60  # 8 tasks of 7-8 frequencies on 2 workers, about 0.5 s each
+    n = 200  # 8 tasks of 25 frequencies on 2 workers, about 2 s each: time to kill one
     device = _device(tmp_path, num=n)
     out = tmp_path / "dist"
     log = open(tmp_path / "run.log", "w+")
