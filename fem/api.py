@@ -96,6 +96,15 @@ def solver_summary(problem: Problem, sweep: Sweep) -> dict:
         iters = [i["iterations"] for i in info]
         out["iterations"] = {"total": int(sum(iters)), "max": int(max(iters, default=0))}
         out["max_rel_residual"] = max((i["rel_residual"] for i in info), default=None)
+    out["conservation"] = {
+        "max_rel_balance": max((i["rel_balance"] for i in info), default=None),
+        "rule": "injected spin current = storage + relaxation in every region + what leads "
+                "and grounds carry away (test function 1 on every free node); per "
+                "frequency in sweep.csv (rel_balance)",
+        "fractions_of_injected_current": {
+            f"{f:g} Hz": {k: [v.real, v.imag] for k, v in parts.items()}
+            for f, parts in sweep.where_current_goes.items()},
+    }
     return out
 
 
@@ -270,7 +279,12 @@ def run_device(device: Device, out_dir: str | Path,
                              *complex_values(s.dM[k])])
             for row in decay_rows(res, device):
                 table(DECAY_CSV, DECAY_HEADER).append(row)
-            table(SWEEP_CSV, sweep_header(problem, res, sweep.info[-1])).append(
+            header = sweep_header(problem, res, sweep.info[-1])
+            if table(SWEEP_CSV, header).header != header:
+                raise SpinfemError(f"--resume: {out_dir / SWEEP_CSV} has other columns than "
+                                   "this spinfem writes (another version started it); run "
+                                   "without --resume")
+            table(SWEEP_CSV, header).append(
                 [res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()), [])
                 + list(sweep.info[-1].values()))
             if callback is not None:

@@ -60,6 +60,7 @@ class Blocks:
     free: np.ndarray
     materials: dict[str, Material]
     _probes: dict = field(default_factory=dict, init=False, repr=False)
+    _row_sums: list | None = field(default=None, init=False, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -92,6 +93,16 @@ class Blocks:
             mat = self.materials[self.dmesh.region_material[region]]
             leads.append(mat.sigma * complex(mat.q(omega)) / (s.length_m * s.rate_per_s))
         return np.array([1.0, *(c[m] for m in self.M), *leads], dtype=complex)
+
+    def row_sums(self) -> list[np.ndarray]:
+        """``A_q 1`` on the free nodes for every term (:meth:`term_names` order): the
+        test function 1 applied to each term, so ``theta_q (A_q 1) . x`` is the spin
+        current a solution ``x`` sends into term ``q`` (for ``K``: into the grounds,
+        since the stiffness and the interface terms conserve)."""
+        if self._row_sums is None:
+            ones = np.ones(self.pattern.shape[0])
+            self._row_sums = [self.matrix(d) @ ones for d in self.term_data()]
+        return self._row_sums
 
     def matrix(self, data: np.ndarray) -> sp.csr_matrix:
         """A sparse matrix on ``pattern`` with the given data."""

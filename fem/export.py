@@ -42,6 +42,7 @@ class CsvAppender:
     not N rewrites."""
 
     def __init__(self, path: str | Path, header: Sequence[str], rows: Iterable[Sequence] = ()):
+        self.header = list(header)
         self.path = write_csv(path, header, rows)
         self._fh = open(self.path, "a", encoding="utf-8", newline="")
 

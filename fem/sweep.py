@@ -184,6 +184,8 @@ class Sweep:
     # --------------------------------------------------------- iteration
     def __iter__(self) -> Iterator[Result]:
         self.signals, self.info = [], []
+        #: at the first and last frequency: where the injected spin current goes
+        self.where_current_goes: dict[float, dict[str, complex]] = {}
         if self.method == "reduced":
             stream = self._reduced()
         else:
@@ -192,7 +194,10 @@ class Sweep:
         for i, (f, mu, info) in enumerate(stream):
             res = self.problem.result(f, mu)
             self.signals.append(contact_signals(self.problem, res))
-            self.info.append(info)
+            balance, parts = self.problem.balance(f, mu)
+            self.info.append({**info, "rel_balance": balance})
+            if i in (0, len(self.f_Hz) - 1):
+                self.where_current_goes[float(f)] = parts
             if self.callback is not None:
                 self.callback(i, n, res)
             yield res
