@@ -80,7 +80,7 @@ BAD = [
     ({"layers.0.thickness_um": 3}, "layers[0].thickness_um", "unknown key"),
     ({"layers.0.thickness_nm": 0}, "layers[0].thickness_nm", "must be >= 0.001"),
     ({"layers.1.material": "Ag"}, "layers[1].material", "unknown material"),
-    ({"device.dimension": 2}, "device", "width_nm"),
+    ({"device.dimension": 2}, "device.width_nm", "required when dimension = 2"),
     ({"device.dimension": 4}, "device.dimension", "1, 2 or 3"),
     ({"contacts.inj.at": "top"}, "contacts.inj.at", "x_min"),
     ({"contacts.inj.kind": "ground", "contacts.inj.j_in_A_per_s": None}, "contacts", "injection"),
