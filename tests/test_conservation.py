@@ -62,3 +62,43 @@ def test_every_solve_of_a_sweep_balances(method, tmp_path):
         assert set(parts) == {"ground", "volume:Py", "volume:Cu"}
         total = sum(complex(*v) for v in parts.values())
         assert abs(total - 1) < limit
+
+
+def _scaled(materials: dict, s: float) -> dict:
+    """The same materials with every length times ``s`` and every time times ``s``:
+    ``D`` [m^2/s] times ``s``, times times ``s``, rates over ``s``; susceptibilities and
+    ``G_s`` [m/s] unchanged."""
+    out = {}
+    for name, m in materials.items():
+        m = dict(m)
+        for k in list(m):
+            if k.endswith("_s") or k.endswith("_m2_per_s"):
+                m[k] = m[k] * s
+            elif k.endswith("_per_s"):
+                m[k] = m[k] / s
+        out[name] = m
+    return out
+
+
+@pytest.mark.parametrize("far_end", ["lead", "ground"])
+def test_scale_invariance_nm_GHz_equals_um_MHz(far_end, tmp_path):
+    """One dimensionless problem written in nm and GHz, and in um and MHz (every length and
+    time 1000 times larger): the spin current density j_in is unchanged, so mu is the same
+    function of x / L.  Assembled in scaled units, the two runs give the same nodal fields
+    (the structured meshes coincide in scaled coordinates) and the same balance to 1e-10:
+    nothing in the numerics depends on the units."""
+    mats = {"Py": PY_LATTICE, "Cu": CU}
+    itf = [{"between": ["Py", "Cu"], "G_s_m_per_s": 2e4}]
+    runs = []
+    for s in (1.0, 1e3):
+        dev = stack([("Py", 20.0 * s), ("Cu", 300.0 * s)], _scaled(mats, s), dimension=2,
+                    far_end=far_end, f_Hz=[2e9 / s, 3e11 / s], width_nm=40.0 * s)
+        dev = dev.with_params(interfaces=itf, **{"device.mesh_size_nm": 2.0 * s})
+        p = fem.prepare(dev, mesh_dir=tmp_path, method="direct")
+        runs.append([(p.solve(f), f) for f in dev.f_Hz()])
+        runs[-1] = [(r.mu, p.balance(f, r.mu)[1], r.dmesh.mesh.p) for r, f in runs[-1]]
+    for (mu_a, parts_a, p_a), (mu_b, parts_b, p_b) in zip(*runs):
+        np.testing.assert_allclose(p_a, p_b, rtol=0, atol=1e-12)  # one scaled mesh
+        assert np.linalg.norm(mu_a - mu_b) <= 1e-10 * np.linalg.norm(mu_a)
+        for k in parts_a:
+            assert abs(parts_a[k] - parts_b[k]) <= 1e-10, k
