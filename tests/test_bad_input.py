@@ -110,8 +110,15 @@ def test_corpus_is_complete():
             assert case["command"] == "run", name
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input_is_refused(name, tmp_path, guarded):
+#: what `run` refuses before solving, `check` refuses too (all but the output paths)
+RUNS = [(n, "run") for n, c in CASES.items() if c["command"] == "run"]
+ALSO_CHECK = [(n, "check") for n, c in CASES.items() if c["command"] == "run" and "out" not in c]
+
+
+@pytest.mark.parametrize(("name", "command"),
+                         sorted([(n, "check") for n, c in CASES.items()
+                                 if c["command"] == "check"] + RUNS + ALSO_CHECK))
+def test_bad_input_is_refused(name, command, tmp_path, guarded):
     case = CASES[name]
     expected = [case["expect"]] if isinstance(case["expect"], str) else case["expect"]
     work = tmp_path / "work"
@@ -120,9 +127,9 @@ def test_bad_input_is_refused(name, tmp_path, guarded):
     for f in case.get("files", []):
         (work / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(HERE / f, work / f)
-    args = [case["command"], name]
+    args = [command, name]
     out, mesh_dir, locked = tmp_path / "out", tmp_path / "meshes", None
-    if case["command"] == "run":
+    if command == "run":
         out, locked = _out_path(case.get("out"), tmp_path)
         args += ["--out", str(out), "--mesh-dir", str(mesh_dir)]
     before = _files(tmp_path)
