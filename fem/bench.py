@@ -297,9 +297,13 @@ def _superlu_in_child(problem, freqs) -> dict:
             except MemoryError:
                 child.send(("memory", None))
                 return
+            except Exception as exc:  # SuperLU's own out-of-memory, among others
+                child.send(("error", f"{type(exc).__name__}: {exc}"))
+                return
             child.send(("ok", time.perf_counter() - t))
 
     proc = ctx.Process(target=work)
+    started = time.perf_counter()
     proc.start()
     times, why = [], None
     for _ in freqs:
@@ -311,6 +315,9 @@ def _superlu_in_child(problem, freqs) -> dict:
         kind, sec = parent.recv()
         if kind == "memory":
             why = f"out of memory: more than {SUPERLU_LIMIT_GB} GB for the factorization"
+            break
+        if kind == "error":
+            why = f"failed after {time.perf_counter() - started:.0f} s: {sec}"
             break
         times.append(sec)
         if sec > SUPERLU_LIMIT_S / 3:
@@ -449,7 +456,9 @@ def scaling_markdown(record: dict) -> str:
              f"{m['python']}. Frequencies: {record['sizes'][0].get('frequencies', '?')} "
              f"log-spaced over {record['frequencies_Hz'][0]:g}-{record['frequencies_Hz'][1]:g} "
              f"Hz. SuperLU and AMG-GMRES timed on {TIMED_SOLVES} frequencies (SuperLU on fewer "
-             f"where one takes over {SUPERLU_LIMIT_S // 3} s) and extrapolated; the reduced "
+             f"where one takes over {SUPERLU_LIMIT_S // 3} s) and extrapolated (AMG-GMRES in "
+             "frequency order, reusing a hierarchy where the weights allow, as a sweep does, "
+             "but without a nearby frequency's solution to start from); the reduced "
              "sweep is the whole sweep (Z at every frequency, fields at ten). Peak memory: the "
              "benchmark process through the reduced sweep (SuperLU runs after it in a child "
              f"limited to {SUPERLU_LIMIT_GB} GB more).", "",
