@@ -279,12 +279,13 @@ def run_device(device: Device, out_dir: str | Path,
                              *complex_values(s.dM[k])])
             for row in decay_rows(res, device):
                 table(DECAY_CSV, DECAY_HEADER).append(row)
-            header = sweep_header(problem, res, sweep.info[-1])
-            if table(SWEEP_CSV, header).header != header:
-                raise SpinfemError(f"--resume: {out_dir / SWEEP_CSV} has other columns than "
-                                   "this spinfem writes (another version started it); run "
-                                   "without --resume")
-            table(SWEEP_CSV, header).append(
+            if j == 0:  # the columns, once: a resumed file must have the same
+                header = sweep_header(problem, res, sweep.info[-1])
+                if table(SWEEP_CSV, header).header != header:
+                    raise SpinfemError(f"--resume: {out_dir / SWEEP_CSV} has other columns "
+                                       "than this spinfem writes (another version started "
+                                       "it); run without --resume")
+            tables[SWEEP_CSV].append(
                 [res.f_Hz] + sum((complex_values(v) for v in sweep.signals[-1].values()), [])
                 + list(sweep.info[-1].values()))
             if callback is not None:

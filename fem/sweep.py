@@ -22,6 +22,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def started_unguarded() -> bool:
     if path is None or frame is None:
         return False  # an interactive session or `python -c`: nothing is re-imported
     try:
-        tree = ast.parse(open(path, encoding="utf-8").read())
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return False
     line = frame.f_lineno
