@@ -98,6 +98,7 @@ def solver_summary(problem: Problem, sweep: Sweep) -> dict:
         out["max_rel_residual"] = max((i["rel_residual"] for i in info), default=None)
     out["conservation"] = {
         "max_rel_balance": max((i["rel_balance"] for i in info), default=None),
+        "rel_balance": [i["rel_balance"] for i in info],  # per frequency, as in sweep.csv
         "rule": "injected spin current = storage + relaxation in every region + what leads "
                 "and grounds carry away (test function 1 on every free node); per "
                 "frequency in sweep.csv (rel_balance)",

@@ -58,6 +58,7 @@ def test_every_solve_of_a_sweep_balances(method, tmp_path):
     assert len(rows) == 9 and np.all(rows["rel_balance"] < limit), rows["rel_balance"]
     cons = json.loads((out.out_dir / "summary.json").read_text())["solver"]["conservation"]
     assert cons["max_rel_balance"] == pytest.approx(rows["rel_balance"].max(), rel=1e-12)
+    np.testing.assert_allclose(cons["rel_balance"], rows["rel_balance"], rtol=1e-12, atol=0)
     for parts in cons["fractions_of_injected_current"].values():
         assert set(parts) == {"ground", "volume:Py", "volume:Cu"}
         total = sum(complex(*v) for v in parts.values())
