@@ -23,6 +23,9 @@ from .units import Scales, to_si
 ELEMENTS_PER_LENGTH = 10
 #: at least this many elements across any layer
 MIN_ELEMENTS_PER_LAYER = 4
+#: point location tries this many nearest element centroids before it tests every
+#: element whose bounding box holds the point (exact, slower)
+LOCATE_NEAREST_MAX = 512
 
 
 @dataclass
@@ -103,8 +106,9 @@ class DeviceMesh:
             v = mesh.p[:, mesh.t]  # (dim, dim + 1, nelems)
             v0 = v[:, 0, :].T
             T = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))  # (nelems, dim, dim)
-            self._locator = (cKDTree(v.mean(axis=1).T), v0, np.linalg.inv(T))
-        tree, v0, inv = self._locator
+            self._locator = (cKDTree(v.mean(axis=1).T), v0, np.linalg.inv(T),
+                             v.min(axis=1), v.max(axis=1))
+        tree, v0, inv, lo, hi = self._locator
         pts = np.asarray(x, dtype=float).T
         n = pts.shape[0]
         elements = np.full(n, -1)
@@ -123,11 +127,33 @@ class DeviceMesh:
             elements[todo[ok]] = cand[rows, first[ok]]
             weights[todo[ok]] = bary[rows, first[ok]]
             todo = todo[~ok]
-            if todo.size and k >= min(512, self.mesh.nelements):
-                raise ValueError(f"{todo.size} points lie outside the mesh, e.g. "
-                                 f"{pts[todo[0]] * self.scales.length_m} m")
+            if todo.size and k >= min(LOCATE_NEAREST_MAX, self.mesh.nelements):
+                # a large element among many small ones has its centroid far from points
+                # near its edge: test every element whose bounding box holds the point
+                for i in todo:
+                    e, b = self._in_boxes(pts[i], lo, hi, v0, inv)
+                    if e < 0:
+                        raise ValueError(f"points lie outside the mesh, e.g. "
+                                         f"{pts[i] * self.scales.length_m} m")
+                    elements[i], weights[i] = e, b
+                break
             k = min(4 * k, self.mesh.nelements)
         return elements, np.clip(weights, 0.0, 1.0)
+
+    @staticmethod
+    def _in_boxes(pt, lo, hi, v0, inv) -> tuple[int, np.ndarray]:
+        """The first element holding ``pt`` among those whose bounding box does (-1 if
+        none), with the barycentric coordinates."""
+        tol = 1e-9 * max(float(np.max(hi - lo)), 1e-300)
+        cand = np.nonzero(np.all((lo - tol <= pt[:, None]) & (pt[:, None] <= hi + tol),
+                                 axis=0))[0]
+        if cand.size:
+            lam = np.einsum("kij,kj->ki", inv[cand], pt[None, :] - v0[cand])
+            bary = np.concatenate([1 - lam.sum(axis=1, keepdims=True), lam], axis=1)
+            inside = np.nonzero(bary.min(axis=1) >= -1e-9)[0]
+            if inside.size:
+                return int(cand[inside[0]]), bary[inside[0]]
+        return -1, np.zeros(pt.size + 1)
 
 
 #: scikit-fem's lazily built topology (facets, element-facet maps): arrays of ``t`` alone
