@@ -10,7 +10,7 @@ from .errors import DeviceError, MeshError, SolveError, SpinfemError
 from .materials import Ferromagnet, NormalMetal
 from .result import Result, Sample
 from .solve import Problem, prepare, solve
-from .sweep import Sweep, sweep
+from .sweep import Sweep, open_netcdf, sweep
 from .version import __version__
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Sweep",
     "__version__",
     "load_device",
+    "open_netcdf",
     "prepare",
     "solve",
     "sweep",

@@ -103,6 +103,31 @@ class Result:
         per-region (discontinuous) P1 field of ``dm`` or ``dM``."""
         return self.region_ratio(region, field) * self.mu[self.region_nodes(region)]
 
+    def to_pyvista(self):
+        """The fields as a ``pyvista.UnstructuredGrid`` with the arrays of the VTU files
+        (points [m]; point data ``mu_*``, ``dm_*``, cell data ``dM_*`` [A/m] as ``_re``,
+        ``_im``, ``_abs``, ``_phase_rad``, and ``region``; every region with its own
+        nodes), for ``result.to_pyvista().plot()`` in a notebook.  Field data: ``f_Hz``
+        and ``region_names``."""
+        import pyvista as pv
+
+        from .fields import OutputMesh
+
+        out = OutputMesh(self)
+        kind = {"tetra": pv.CellType.TETRA, "triangle": pv.CellType.TRIANGLE,
+                "line": pv.CellType.LINE}[out.cell_type]
+        n, k = out.cells.shape
+        cells = np.column_stack([np.full(n, k), out.cells]).ravel()
+        grid = pv.UnstructuredGrid(cells, np.full(n, kind, dtype=np.uint8), out.points_m)
+        point_data, cell_data = out.fields(self)
+        for name, values in point_data.items():
+            grid.point_data[name] = values
+        for name, values in cell_data.items():
+            grid.cell_data[name] = values
+        grid.field_data["f_Hz"] = [self.f_Hz]
+        grid.field_data["region_names"] = out.region_names
+        return grid
+
     def sample(self, points_m) -> Sample:
         """Evaluate ``mu``, ``dm``, ``dM`` at points [m], array of shape ``(n, dim)``.
 

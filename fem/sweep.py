@@ -328,6 +328,44 @@ class Sweep:
                           attrs={"device": self.problem.device.name,
                                  "convention": "complex amplitudes of exp(-i omega t)"})
 
+    def to_netcdf(self, path) -> Path:
+        """:meth:`to_xarray` saved as netCDF (see :func:`to_netcdf`; read it back with
+        ``fem.open_netcdf``)."""
+        return to_netcdf(self.to_xarray(), path)
+
+
+def to_netcdf(ds, path) -> Path:
+    """Save a sweep's Dataset (:meth:`Sweep.to_xarray`) as netCDF, written atomically.
+
+    netCDF has no complex type: every complex variable ``v`` is stored as ``v_re`` and
+    ``v_im`` (attribute ``complex_part``), which :func:`open_netcdf` joins again.  Uses
+    scipy's netCDF3 writer (no extra library)."""
+    from .atomic import atomic_path
+
+    out = ds.copy()
+    for name in [n for n in ds.data_vars if np.iscomplexobj(ds[n])]:
+        var = ds[name]
+        for part, values in (("re", var.real), ("im", var.imag)):
+            out[f"{name}_{part}"] = values.assign_attrs({**var.attrs, "complex_part": part})
+        out = out.drop_vars(name)
+    with atomic_path(path, suffix=".nc") as tmp:
+        out.to_netcdf(tmp, engine="scipy")
+    return Path(path)
+
+
+def open_netcdf(path):
+    """A sweep's Dataset saved by :func:`to_netcdf`, complex variables joined again."""
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="scipy") as stored:
+        ds = stored.load()
+    for name in [n for n in ds.data_vars if ds[n].attrs.get("complex_part") == "re"]:
+        base = name[:-3]
+        attrs = {k: v for k, v in ds[name].attrs.items() if k != "complex_part"}
+        ds[base] = (ds[name] + 1j * ds[f"{base}_im"]).assign_attrs(attrs)
+        ds = ds.drop_vars([name, f"{base}_im"])
+    return ds
+
 
 def _long_name(name: str) -> str:
     contact, _, what = name.rpartition("_")

@@ -18,7 +18,7 @@ LAYERS = {
     "geometry": 2, "mesh": 2, "meshing": 2, "interfaces": 2, "axis": 2, "resources": 2,
     "preflight": 2,
     "forms": 3, "assemble": 3, "transient": 3, "linear": 3, "reduced": 3,
-    "solve": 4, "result": 4, "verify": 4, "sweep": 4,
+    "solve": 4, "result": 4, "fields": 4, "verify": 4, "sweep": 4,
     "export": 5, "plot": 5, "figures": 5, "vtu": 5, "render": 5, "bench": 5,
     "api": 6, "cli": 6,
 }
