@@ -1,6 +1,6 @@
 """Exact results of the longitudinal M/m model (numpy only).
 
-Conventions (``shared/design/physics.md``): fields go as ``Re[X exp(-i omega t)]``;
+Conventions: fields go as ``Re[X exp(-i omega t)]``;
 in space a wave decaying away from an injector at ``x = 0`` goes as
 ``exp(i k x) = exp(-q x)`` with ``q = -i k`` and ``Re q > 0``.  Equation numbers
 are those of Saslow, Sun and Xu (2021).  Eq. (44) is used sign-corrected: as
@@ -33,7 +33,7 @@ def kappa(omega, *, r: float, xi: float, w_M: float = 0.0, w_m: float = 0.0):
 
     In a uniform material the spin potential obeys
     ``-div(sigma grad mu) + chi_m kappa mu = 0`` after the local ``dM`` is
-    eliminated (physics.md section 4)::
+    eliminated (eq. (28) solved for ``dM`` at frequency ``omega``, put into eq. (29))::
 
         kappa = w_m + (r - i omega)(w_M - i omega) / (w_M - i omega + xi (r - w_M))
 
@@ -269,7 +269,7 @@ class LayeredBar:
 
 def homogeneous_bar(x, *, length: float, sigma: float, q: complex, j_in: complex,
                     far_end: FarEnd = "insulating"):
-    """Closed-form ``mu(x)`` [A/m] of a homogeneous bar (physics.md section 6).
+    """Closed-form ``mu(x)`` [A/m] of a homogeneous bar injected with ``j_in`` at ``x = 0``.
 
     Insulating far end: ``j cosh(q(L-x)) / (sigma q sinh(qL))``; ground:
     ``j sinh(q(L-x)) / (sigma q cosh(qL))``; lead (``L -> inf``):

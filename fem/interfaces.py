@@ -4,7 +4,8 @@ For ``[[interfaces]] between = [A, B]`` with conductance ``G_s`` [m/s], every no
 on the facets shared by regions A and B gets a copy used by the elements of B.
 The two sides then meet only through the interface term
 ``int G_s (mu_A - mu_B)(v_A - v_B) dA`` (:func:`fem.assemble.assemble`), which is
-``j.n = G_s (mu_1 - mu_2)`` of physics.md section 5.
+the weak form of the junction condition ``j.n = G_s (mu_1 - mu_2)`` (the spin current
+through the junction is its conductance times the jump of the spin potential).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The bar ``0 < x < L`` has insulating ends.  The unknowns are ``dM`` and the
 spin potential ``mu = delta_m / chi_m`` [A/m], both P1 on one ``MeshLine``
-(one region, so a continuous ``dM`` is exact here).  Eqs. (28), (29) of
-physics.md with ``dm = chi_m mu - xi dM`` read::
+(one region, so a continuous ``dM`` is exact here).  Eqs. (28), (29) of Saslow,
+Sun and Xu (2021) with ``dm = chi_m mu - xi dM`` read::
 
     d/dt dM       = -alpha dM + (r - w_M) chi_m mu
     chi_m d/dt mu = div(sigma grad mu) - c0 chi_m mu + xi (1 - xi)(r - w_M) dM

@@ -1,8 +1,8 @@
 """Verification helpers: error norms against exact fields and rates read off a field.
 
 Used by the test suite and by ``spinfem verify``; every function compares a
-:class:`~fem.result.Result` with an exact 1D solution ``mu(x)`` (physics.md
-section 6) or extracts a physical quantity from the FEM field.
+:class:`~fem.result.Result` with an exact 1D solution ``mu(x)`` (the closed forms of
+:mod:`fem.analytic`) or extracts a physical quantity from the FEM field.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Homogeneous F and N bars in 1D, 2D, 3D against the exact solution (physics.md section 6).
+"""Homogeneous F and N bars in 1D, 2D, 3D against the exact solution (fem.analytic.homogeneous_bar).
 
 Oracle: ``mu(x) = j cosh(q(L-x)) / (sigma q sinh(qL))`` (insulating far end) or
 ``j sinh(q(L-x)) / (sigma q cosh(qL))`` (grounded), with ``q(omega)`` from
@@ -56,7 +56,7 @@ def test_homogeneous_bar(label, spec, f_Hz, dim, far_end, record_rates):
     q = mat.q(omega)
     j = device.contacts["injector"].j_in
     exact = analytic.LayeredBar([(L, mat.sigma, q)], j, far_end=far_end)
-    # the layered solver with one layer is the closed form of physics.md section 6
+    # the layered solver with one layer is the closed form of fem.analytic.homogeneous_bar
     xs = np.linspace(0, L, 7)
     closed = analytic.homogeneous_bar(xs, length=L, sigma=mat.sigma, q=q, j_in=j, far_end=far_end)
     assert np.allclose(exact.mu(xs), closed, rtol=1e-12)
@@ -85,7 +85,7 @@ def test_homogeneous_bar(label, spec, f_Hz, dim, far_end, record_rates):
     assert np.max(np.abs(s.dm - dm_ratio * exact.mu(x))) < 2e-3 * scale * abs(dm_ratio)
     if mat.kind == "ferromagnet":
         assert np.max(np.abs(s.dM - dM_ratio * exact.mu(x))) < 2e-3 * scale * abs(dM_ratio)
-        # dm = chi_m mu - xi dM holds pointwise (physics.md section 3)
+        # dm = chi_m mu - xi dM holds pointwise (the model's constitutive relation)
         assert np.allclose(s.dm, mat.chi_m * s.mu - mat.xi * s.dM, rtol=1e-12, atol=0)
     else:
         assert np.all(s.dM == 0)

@@ -1,8 +1,8 @@
 """gmsh meshes of stacks against the exact layered bar, with and without interface
 spin conductance, and the non-reflecting lead.
 
-Oracles: fem.analytic.LayeredBar (transparent or G_s interfaces, physics.md
-section 6) and the semi-infinite bar ``mu = j exp(-q x)/(sigma q)``.
+Oracles: fem.analytic.LayeredBar (transparent or G_s interfaces) and the semi-infinite
+bar ``mu = j exp(-q x)/(sigma q)``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time domain: modal rates and relaxation of a homogeneous F bar (fem.transient).
 
-Oracles (physics.md sections 2 and 6): the modes ``cos(n pi x/L)`` of a bar
+Oracles (eqs. (37)-(39) of Saslow, Sun and Xu 2021): the modes ``cos(n pi x/L)`` of a bar
 with insulating ends decay at ``gamma+-(k_n)`` of eq. (39), ``k_n = n pi/L``;
 a smooth total-magnetization profile relaxes at ``gamma-`` which tends to
 ``xi D_m k^2`` for ``k << k_M`` (eq. 37); without lattice decay the integral
