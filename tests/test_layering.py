@@ -52,3 +52,15 @@ def test_import_fem_is_light():
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_docs_point_only_inside_the_repository():
+    """Users have the repository, not the developers' design notes: the README and every
+    docstring and comment in fem/ stand on their own."""
+    root = Path(fem.__file__).parents[1]
+    texts = {root / "README.md": (root / "README.md").read_text()}
+    texts.update({p: p.read_text() for p in (root / "fem").glob("*.py")})
+    outside = ("physics" + ".md", "shared" + "/design", "../" + "shared")
+    for path, text in texts.items():
+        for needle in outside:
+            assert needle not in text, f"{path.name} points outside the repository: {needle}"
