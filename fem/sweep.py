@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .device import Device
+from .errors import SolveError
 from .reduced import GreedyReport, greedy_basis
 from .result import Result, transfer_unit
 from .solve import Problem, prepare
@@ -38,6 +39,8 @@ TINY_NODES = 5000
 #: above this many unknowns the embedded cluster's workers are threads sharing one copy
 #: of the problem (memory), below it processes
 THREADED_ABOVE_UNKNOWNS = 200_000
+#: times the problem is scattered again after the cluster lost it before a sweep stops
+MAX_RESCATTERS = 3
 
 
 def solve_info(res: Result) -> dict:
@@ -244,7 +247,21 @@ class Sweep:
             if own_cluster is not None:
                 own_cluster.close()
 
+    def _rescatter(self, client, lost: int):
+        """The problem scattered again after the cluster lost it (the scheduler may keep
+        a scattered key on one worker only, and that worker died): the tasks that need
+        it are cancelled by Dask and must be submitted again."""
+        if lost > MAX_RESCATTERS:
+            raise SolveError(f"the Dask cluster lost the problem's data {lost} times (workers "
+                             "dying); the sweep stopped")
+        log.warning("a Dask worker holding the problem was lost: scattering it again")
+        [problem] = client.scatter([self.problem], broadcast=True)
+        self._futures.append(problem)
+        return problem
+
     def _dask(self):
+        from concurrent.futures import CancelledError
+
         from dask.distributed import as_completed
 
         with self._cluster() as (client, workers, problem):
@@ -253,16 +270,33 @@ class Sweep:
                      len(self.f_Hz), len(chunks), workers)
             window = 2 * workers
             pending = as_completed()
-            submitted, done, buffer, index = 0, 0, {}, {}
+            inflight: dict[int, object] = {}  # chunk -> its future
+            submitted, done, buffer, lost = 0, 0, {}, 0
+
+            def submit(i):
+                fut = client.submit(solve_chunk, problem, chunks[i], pure=False)
+                self._futures.append(fut)
+                inflight[i] = fut
+                pending.add(fut)
+
             while done < len(chunks):
                 while submitted < len(chunks) and submitted - done < window:
-                    fut = client.submit(solve_chunk, problem, chunks[submitted], pure=False)
-                    self._futures.append(fut)
-                    index[fut.key] = submitted
-                    pending.add(fut)
+                    submit(submitted)
                     submitted += 1
                 fut = next(pending)
-                buffer[index.pop(fut.key)] = fut.result()
+                i = next((k for k, f in inflight.items() if f is fut), None)
+                if i is None:  # replaced after a loss
+                    continue
+                try:
+                    result = fut.result()
+                except CancelledError:
+                    lost += 1
+                    problem = self._rescatter(client, lost)
+                    for k in list(inflight):
+                        submit(k)
+                    continue
+                del inflight[i]
+                buffer[i] = result
                 fut.release()
                 while done in buffer:  # yield in frequency order
                     for f, (mu, info) in zip(chunks[done], buffer.pop(done)):
@@ -287,11 +321,19 @@ class Sweep:
                 lambda fs, x0s: [problem.snapshot(f, x0) for f, x0 in zip(fs, x0s)], 1)
         else:
             with self._cluster() as (client, workers, scattered):
+                held = [scattered]
+
                 def solve_at(fs, x0s):
-                    futs = [client.submit(snapshot, scattered, f, x0, pure=False)
-                            for f, x0 in zip(fs, x0s)]
-                    self._futures += futs
-                    return client.gather(futs)
+                    from concurrent.futures import CancelledError
+
+                    for lost in range(MAX_RESCATTERS + 2):
+                        futs = [client.submit(snapshot, held[0], f, x0, pure=False)
+                                for f, x0 in zip(fs, x0s)]
+                        self._futures += futs
+                        try:
+                            return client.gather(futs)
+                        except CancelledError:  # the problem went with a lost worker
+                            held[0] = self._rescatter(client, lost + 1)
 
                 evals, self.report = build(solve_at, workers)
         for f, ev in zip(self.f_Hz, evals):
