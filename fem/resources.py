@@ -45,7 +45,6 @@ class Estimate:
     nodes: float
     elements: float
     memory_GB: float
-    frequencies: int
     #: the key that sets the size (what to change to make it smaller)
     key: str
 
@@ -109,7 +108,7 @@ def estimate(device: Device) -> Estimate | None:
         key = max(extents[biggest], key=lambda kv: kv[1])[0]
     memory = (BASE_BYTES + nodes * BYTES_PER_NODE[d]) / 1e9
     return Estimate(nodes=nodes, elements=nodes * ELEMENTS_PER_NODE[d], memory_GB=memory,
-                    frequencies=len(f), key=key)
+                    key=key)
 
 
 def check_resources(device: Device, allow_large: bool = False) -> Estimate | None:
