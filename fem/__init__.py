@@ -7,7 +7,7 @@ True
 
 from .device import Device, load_device, validate_device
 from .errors import DeviceError, MeshError, SolveError, SpinfemError
-from .materials import Ferromagnet, NormalMetal
+from .materials import Ferromagnet, NormalMetal, material, materials_table
 from .result import Result, Sample
 from .solve import Problem, prepare, solve
 from .sweep import Sweep, open_netcdf, sweep
@@ -27,6 +27,8 @@ __all__ = [
     "Sweep",
     "__version__",
     "load_device",
+    "material",
+    "materials_table",
     "open_netcdf",
     "prepare",
     "solve",

@@ -428,10 +428,50 @@ def _check_output(dev: Device):
                                   "device's frequencies")
 
 
+#: model parameter -> its key in a device file
+_FILE_KEYS = {"chi_M": "chi_M", "chi_m": "chi_m", "D_m": "D_m_m2_per_s", "tau_mM": "tau_mM_s",
+              "tau_ML": "tau_ML_s", "tau_mL": "tau_mL_s"}
+
+
+def expand_presets(data: dict) -> dict:
+    """``[materials.X] preset = "Py"`` (optionally ``T_K = 4.2``) filled in from the
+    material library; every key the table gives itself overrides the library's."""
+    mats = data.get("materials") if isinstance(data, dict) else None
+    if not isinstance(mats, dict) or not any(
+            isinstance(m, dict) and "preset" in m for m in mats.values()):
+        return data
+    from .materials import library_entry
+
+    out = {}
+    for name, spec in mats.items():
+        if not isinstance(spec, dict) or "preset" not in spec:
+            out[name] = spec
+            continue
+        loc = f"materials.{name}"
+        preset, T = spec["preset"], spec.get("T_K")
+        if not isinstance(preset, str):
+            raise DeviceError(f"{loc}.preset", f"must be a material name, got {_shown(preset)}")
+        if T is not None and (isinstance(T, bool) or not isinstance(T, int | float)):
+            raise DeviceError(f"{loc}.T_K", f"must be a number, got {_shown(T)}")
+        try:
+            entry = library_entry(preset, T)
+        except DeviceError as err:
+            raise err.within(loc) from None
+        if spec.get("kind", entry.kind) != entry.kind:
+            raise DeviceError(f"{loc}.kind", f"preset {preset!r} is a {entry.kind}, got "
+                              f"kind = {spec['kind']!r}")
+        base = {"kind": entry.kind}
+        base.update({_FILE_KEYS[k]: v for k, v in entry.model_params().items()})
+        if "r_per_s" in spec:  # the file gives r instead of tau_mM
+            base.pop("tau_mM_s", None)
+        out[name] = {**base, **spec}
+    return {**data, "materials": out}
+
+
 def validate_device(data: dict) -> Device:
     """Validate a parsed device dictionary; raise :class:`DeviceError` on any problem."""
     try:
-        dev = Device.model_validate(data)
+        dev = Device.model_validate(expand_presets(data))
     except ValidationError as exc:
         raise _first_error(exc) from None
     for name, spec in dev.materials.items():

@@ -28,7 +28,21 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FerromagnetSpec(_Closed):
+class _MaterialSpec(_Closed):
+    #: ``preset = "Py"``: the library entry the values came from (``T_K``: its
+    #: temperature [K]); keys given in the file override the entry's
+    preset: str | None = None
+    T_K: PositiveFloat | None = None
+
+    def _source(self):
+        if self.preset is None:
+            return None
+        from .materials import library_entry
+
+        return library_entry(self.preset, self.T_K)
+
+
+class FerromagnetSpec(_MaterialSpec):
     """``[materials.X]`` with ``kind = "ferromagnet"``."""
 
     kind: Literal["ferromagnet"]
@@ -45,10 +59,10 @@ class FerromagnetSpec(_Closed):
             chi_M=("chi_M", self.chi_M), chi_m=("chi_m", self.chi_m),
             D_m=("D_m_m2_per_s", self.D_m_m2_per_s), tau_mM=("tau_mM_s", self.tau_mM_s),
             r=("r_per_s", self.r_per_s), tau_ML=("tau_ML_s", self.tau_ML_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s)))
+            tau_mL=("tau_mL_s", self.tau_mL_s), source=("preset", self._source())))
 
 
-class NormalMetalSpec(_Closed):
+class NormalMetalSpec(_MaterialSpec):
     """``[materials.X]`` with ``kind = "normal_metal"``."""
 
     kind: Literal["normal_metal"]
@@ -59,14 +73,14 @@ class NormalMetalSpec(_Closed):
     def build(self) -> NormalMetal:
         return _build(NormalMetal, dict(
             chi_m=("chi_m", self.chi_m), D_m=("D_m_m2_per_s", self.D_m_m2_per_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s)))
+            tau_mL=("tau_mL_s", self.tau_mL_s), source=("preset", self._source())))
 
 
 def _build(cls, args: dict[str, tuple[str, Any]]):
     """Construct a material, reporting errors under the device-file key names."""
     try:
-        return cls(**{k: (None if v is None else to_si(key, v) if key != k else v)
-                      for k, (key, v) in args.items()})
+        return cls(**{k: (None if v is None else to_si(key, v) if key not in (k, "preset")
+                          else v) for k, (key, v) in args.items()})
     except DeviceError as err:
         key = args.get(err.loc, (err.loc,))[0]
         rule = err.rule
