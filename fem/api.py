@@ -29,7 +29,7 @@ from .export import (
 )
 from .meshing import mesh_statistics
 from .result import Result, transfer_unit
-from .solve import Problem, prepare
+from .solve import Problem, prepare, solver_settings
 from .sweep import Sweep, contact_signals
 from .units import to_si
 from .verify import decay_constant_from_field
@@ -107,6 +107,44 @@ def solver_summary(problem: Problem, sweep: Sweep) -> dict:
             for f, parts in sweep.where_current_goes.items()},
     }
     return out
+
+
+def prepare_device(device: Device, *, mesh_dir: str | Path = "meshes",
+                   method: str | None = None, rel_tol: float | None = None,
+                   allow_large: bool = False) -> Problem:
+    """Mesh and assemble a device for its sweep: on the default mesh, or, with an
+    ``[adapt]`` table, on the mesh :func:`fem.adapt.adapt` refines until the estimated
+    relative error of that contact's ``Z`` is below ``rel_error``."""
+    if device.adapt is None:
+        return prepare(device, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
+                       allow_large=allow_large)
+    from .adapt import adapt
+    from .resources import check_resources
+
+    check_resources(device, allow_large)
+    a = device.adapt
+    problem = adapt(device, a.contact, a.rel_error, a.f_Hz, max_nodes=a.max_nodes,
+                    mesh_dir=mesh_dir)
+    problem.solver = solver_settings(device, method, rel_tol)
+    problem._linear.clear()  # the adaptive loop's direct solvers are not the sweep's
+    return problem
+
+
+def adapt_summary(problem: Problem) -> dict | None:
+    """The ``adapt`` entry of ``summary.json`` (None without ``[adapt]``)."""
+    spec = problem.device.adapt
+    if spec is None or problem.adapt_history is None:
+        return None
+    return {
+        "contact": spec.contact, "rel_error": spec.rel_error, "max_nodes": spec.max_nodes,
+        "estimator": "dual-weighted residual, adjoint driven at the contact, weights from "
+                     "the once uniformly refined mesh",
+        "error_estimate": {f"{f:g} Hz": float(v) for f, v in problem.error_estimate.items()},
+        "final_nodes": int(problem.dmesh.mesh.nvertices),
+        "steps": [{"nodes": h["nodes"], "elements": h["elements"],
+                   "estimate": {f"{f:g} Hz": float(v) for f, v in h["estimate"].items()}}
+                  for h in problem.adapt_history],
+    }
 
 
 def decay_rows(res: Result, device: Device) -> list[list]:
@@ -231,7 +269,7 @@ def run_device(device: Device, out_dir: str | Path,
     out_dir = Path(out_dir)
     freqs = device.f_Hz()
     done = resume_point(device, out_dir) if resume else 0
-    problem = problem or prepare(device, mesh_dir=mesh_dir)
+    problem = problem or prepare_device(device, mesh_dir=mesh_dir)
     fields_at = set(device.field_indices(problem.blocks.n_nodes))
     axis = device_axis(device)
     sweep = Sweep(problem, freqs[done:], client=client, scheduler=scheduler,
@@ -306,6 +344,7 @@ def run_device(device: Device, out_dir: str | Path,
         "device_resolved": device.model_dump(mode="json", exclude_none=True),
         "solver": solver_summary(problem, sweep),
         "mesh": mesh_statistics(problem.dmesh),
+        "adapt": adapt_summary(problem),
         "frequencies": len(freqs),
         "fields_written_for_f_Hz": [float(freqs[i]) for i in sorted(fields_at)],
         "resumed_after_frequencies": done,

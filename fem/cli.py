@@ -114,10 +114,9 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         TimeRemainingColumn,
     )
 
-    from .api import run_device
+    from .api import prepare_device, run_device
     from .atomic import remove_empty, writable_folder
     from .device import load_device
-    from .solve import prepare
 
     _terminate_cleanly()
     console = Console(stderr=True)
@@ -132,9 +131,11 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
             done = resume_point(dev, out_dir)
             console.print(f"resuming {out_dir}: {done} of {len(dev.f_Hz())} frequencies done")
         t0 = time.perf_counter()
-        with console.status(f"meshing and assembling {dev.name} ...", spinner="dots"):
-            problem = prepare(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
-                              allow_large=allow_large)
+        doing = "meshing and assembling" if dev.adapt is None else \
+            f"adapting the mesh for Z({dev.adapt.contact}) to {dev.adapt.rel_error:g}"
+        with console.status(f"{doing} {dev.name} ...", spinner="dots"):
+            problem = prepare_device(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
+                                     allow_large=allow_large)
         n = problem.blocks.n_nodes
         console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
                       f"({time.perf_counter() - t0:.1f} s); solver: "
@@ -228,6 +229,44 @@ def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] 
     for f in files:
         typer.echo(f"wrote {f}")
     typer.echo(files[1].read_text())
+
+
+@app.command()
+@_guarded
+def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file (gmsh "
+                                                         "geometry)")],
+             contact: Annotated[str, typer.Option(help="The contact whose Z is measured")] =
+             "detector",
+             f_hz: Annotated[float, typer.Option("--f-Hz", help="Frequency [Hz]")] = 1e9,
+             rel_error: Annotated[float, typer.Option(help="Goal of the adaptive loop")] = 1e-3,
+             uniform_nm: Annotated[str, typer.Option(
+                 help="Comma-separated uniform element sizes [nm]")] = "16,8,4,2",
+             out: Annotated[Path, typer.Option(help="Output folder")] = Path(
+                 "results/accuracy")) -> None:
+    """Error of Z against nodes on uniform, graded and adaptive meshes (with the adaptive
+    loop's own estimate), against a Richardson-extrapolated reference."""
+    from .accuracy import accuracy_study, write_study
+    from .device import load_device
+
+    try:
+        dev = load_device(device_file)
+        if contact not in dev.contacts:
+            raise SpinfemError(f"--contact: no contact {contact!r} in {device_file}; "
+                               f"contacts: {sorted(dev.contacts)}")
+        try:
+            sizes = tuple(float(v) for v in uniform_nm.split(","))
+        except ValueError:
+            raise SpinfemError(f"--uniform-nm: comma-separated numbers [nm], got "
+                               f"{uniform_nm!r}") from None
+        study = accuracy_study(dev, contact, f_hz, uniform_nm=sizes, rel_error=rel_error)
+        files = write_study(study, out)
+    except SpinfemError as err:
+        _fail(err)
+    for f in files:
+        typer.echo(f"wrote {f}")
+    for name, factor in study.savings().items():
+        text = "not reached" if factor is None else f"{factor:.1f}x fewer nodes than uniform"
+        typer.echo(f"{name}: {text} at {study.rel_error_goal:g}")
 
 
 @app.command()

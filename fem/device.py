@@ -38,6 +38,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     PrivateAttr,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -46,6 +47,7 @@ from pydantic import (
 from .errors import DeviceError
 from .materials import Material
 from .specs import (
+    AdaptSpec,
     ChannelSpec,
     ContactSpec,
     ElectrodesSpec,
@@ -88,6 +90,8 @@ class DeviceSection(_Closed):
     cross_section: Literal["rectangle", "ellipse"] = "rectangle"
     mesher: Literal["structured", "gmsh"] = "structured"
     mesh_size_nm: Length | None = None
+    #: divides every size of a graded gmsh mesh (2: twice as fine; 0.5: twice as coarse)
+    mesh_refine: Annotated[float, Strict(), Field(gt=0.01, le=100, allow_inf_nan=False)] = 1.0
     mesh: str | None = None
     mesh_unit: Literal["nm", "um", "m"] = "nm"
 
@@ -117,6 +121,13 @@ class DeviceSection(_Closed):
         elif g == "mesh" and d == 1:
             raise DeviceError("dimension", "a user mesh needs dimension = 2 or 3 (triangles or "
                               "tetrahedra)")
+        if self.mesh_refine != 1.0:
+            if self.mesh_size_nm is not None:
+                raise DeviceError("mesh_refine", "scales the graded mesh; mesh_size_nm asks for "
+                                  "a uniform one: give one of them")
+            if g == "mesh" or (g == "stack" and self.mesher == "structured"):
+                raise DeviceError("mesh_refine", "a key of gmsh meshes (pillar, "
+                                  "nonlocal_spin_valve, stack with mesher = 'gmsh')")
         if g != "mesh" and self.mesh is not None:
             raise DeviceError("mesh", "only allowed for geometry = 'mesh'")
         if g != "stack" and self.mesher != "structured" and "mesher" in self.model_fields_set:
@@ -138,6 +149,7 @@ class Device(_Closed):
     frequencies: FrequencySpec
     output: OutputSpec = OutputSpec()
     solver: SolverSpec = SolverSpec()
+    adapt: AdaptSpec | None = None
     _source_dir: Path | None = PrivateAttr(default=None)
     _source_sha256: str | None = PrivateAttr(default=None)
 
@@ -395,6 +407,15 @@ def _check_contacts(dev: Device):
         seen[c.at] = cname
     if not any(c.kind == "injection" for c in dev.contacts.values()):
         raise DeviceError("contacts", "needs at least one contact with kind = 'injection'")
+    if dev.adapt is not None:
+        name = dev.adapt.contact
+        if name not in dev.contacts:
+            raise DeviceError("adapt.contact", f"no contact {name!r}; contacts: "
+                              f"{sorted(dev.contacts)}")
+        if dev.contacts[name].kind not in ("injection", "detector"):
+            raise DeviceError("adapt.contact", f"must be an injection or detector contact (its "
+                              f"Z is the goal), got {name!r} of kind "
+                              f"{dev.contacts[name].kind!r}")
 
 
 def _check_interfaces(dev: Device):

@@ -119,7 +119,15 @@ class DirectSolver:
         (``x0``, an initial guess, is not needed)."""
         t = time.perf_counter()
         A = self.blocks.system(omega)
-        X = spla.splu(A.tocsc()).solve(np.asarray(B, dtype=complex))
+        # symmetric diagonal equilibration D A D, D = |diag A|^-1/2: a graded mesh puts
+        # rows of very different size side by side (0.4 nm Py elements beside 30 nm Cu
+        # ones), and SuperLU's threshold pivoting then leaves the diagonal, filling in
+        # (seen: 100x slower factorizations at 10k-40k unknowns); scaled, it keeps it
+        d = 1.0 / np.sqrt(np.abs(A.diagonal()))
+        As = A.multiply(d[:, None]).multiply(d[None, :]).tocsc()
+        B = np.asarray(B, dtype=complex)
+        Y = spla.splu(As).solve(B * (d if B.ndim == 1 else d[:, None]))
+        X = Y * (d if Y.ndim == 1 else d[:, None])
         return X, SolveStats("direct", 0, _residual(A, X, B), time.perf_counter() - t)
 
 

@@ -306,3 +306,141 @@ def stack_mesh(device: Device, f_Hz, *, h_x_m: float | None = None,
         region_material={name: lay.material for name, lay in zip(names, device.layers)},
         contacts={cname: cname for cname in device.contacts},
     )
+
+
+# ------------------------------------------------------------- refinement helpers
+def _barycentric(mesh: skfem.Mesh, elements: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Barycentric coordinates of points ``x`` (shape ``(dim, n)``) in ``elements``
+    (one element per point), shape ``(n, dim + 1)``."""
+    v = mesh.p[:, mesh.t[:, elements]]  # (dim, dim + 1, n)
+    T = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))  # (n, dim, dim)
+    lam = np.linalg.solve(T, (x - v[:, 0, :]).T[:, :, None])[:, :, 0]
+    return np.concatenate([1.0 - lam.sum(axis=1, keepdims=True), lam], axis=1)
+
+
+def _refined_with_parents(old: skfem.Mesh, marked: np.ndarray | None
+                          ) -> tuple[skfem.Mesh, np.ndarray | None]:
+    """scikit-fem's refinement of a bare copy of ``old`` (no named parts) and the parent
+    of every new element where it can be known without locating points (``None``
+    otherwise).  Intervals are bisected here.  Triangles (uniform and adaptive) and
+    tetrahedra (uniform) get their parents through scikit-fem's own subdomain tracking:
+    one subdomain per bit of the parent's index; tetrahedral bisection keeps a child in
+    its parent's slot (the appended children get a guess that the caller checks)."""
+    p, t = np.ascontiguousarray(old.p), np.ascontiguousarray(old.t)
+    ne = t.shape[1]
+    if isinstance(old, skfem.MeshLine):
+        split = np.arange(ne) if marked is None else np.unique(np.asarray(marked))
+        keep = np.setdiff1d(np.arange(ne), split)
+        mid = p.shape[1] + np.arange(split.size)
+        new_p = np.hstack([p, p[:, t[:, split]].mean(axis=1)])
+        new_t = np.hstack([t[:, keep], np.vstack([t[0, split], mid]),
+                           np.vstack([mid, t[1, split]])])
+        return type(old)(new_p, new_t), np.concatenate([keep, split, split])
+    bare = type(old)(p, t)
+    tracked = isinstance(old, skfem.MeshTri) or marked is None
+    if tracked:
+        bits = max(1, int(ne - 1).bit_length())
+        idx = np.arange(ne)
+        bare = bare.with_subdomains({f"b{k}": np.nonzero((idx >> k) & 1)[0]
+                                     for k in range(bits)})
+    import logging
+
+    skfem_log = logging.getLogger("skfem")
+    level = skfem_log.level
+    skfem_log.setLevel(logging.ERROR)  # its notes on copying arrays to C order
+    try:
+        new = bare.refined() if marked is None else bare.refined(np.asarray(marked,
+                                                                           dtype=np.int64))
+    finally:
+        skfem_log.setLevel(level)
+    parent = None
+    if not tracked:  # tetrahedral bisection: a bisected element's first child keeps its slot
+        parent = np.where(np.arange(new.nelements) < ne, np.arange(new.nelements), 0)
+    elif new.subdomains:
+        parent = np.zeros(new.nelements, dtype=np.int64)
+        for k in range(bits):
+            parent[np.asarray(new.subdomains[f"b{k}"], dtype=np.int64)] |= 1 << k
+    # drop whatever named parts scikit-fem carried
+    return type(old)(np.ascontiguousarray(new.p), np.ascontiguousarray(new.t)), parent
+
+
+def refine_device_mesh(dmesh: DeviceMesh, marked: np.ndarray | None = None
+                       ) -> tuple[DeviceMesh, np.ndarray]:
+    """Refine an unsplit device mesh: every element (``marked=None``, scikit-fem's
+    uniform refinement: the new nodes are the edge midpoints) or the ``marked`` ones
+    (scikit-fem's conforming adaptive refinement, which also splits neighbours).
+
+    scikit-fem does not carry named parts through every refinement (``MeshTet``
+    drops its boundaries, adaptive refinement keeps stale subdomains), so they are
+    rebuilt here from the parents: a new element's parent (from the refinement's
+    bookkeeping, checked: the parent must hold the child's centroid, since refinement
+    is nested; the old element holding the centroid where the check fails) gives its
+    region; a new boundary
+    facet lies on one facet of its element's parent (the one whose barycentric
+    coordinate vanishes at the new facet's centroid), and it belongs to every named
+    boundary that old facet belonged to.
+
+    Returns
+    -------
+    DeviceMesh
+        The refined mesh (no interfaces split), same scales, materials, contacts.
+    ndarray, int
+        The parent (old element index) of every new element.
+    """
+    if dmesh.interfaces:
+        raise ValueError("refine the mesh before its interfaces are split")
+    from .interfaces import find_facets
+
+    old = dmesh.mesh
+    new, parent = _refined_with_parents(old, marked)
+    # a child lies in its parent: check, and locate the centroids of any that do not
+    centroids = new.p[:, new.t].mean(axis=1)
+    bad = np.ones(new.nelements, dtype=bool) if parent is None else \
+        _barycentric(old, parent, centroids).min(axis=1) < -1e-9
+    if bad.any():
+        parent = np.zeros(new.nelements, dtype=np.int64) if parent is None else parent
+        parent[bad], _ = dmesh.locate(centroids[:, bad])
+    subdomains = {name: np.nonzero(dmesh.element_region[parent] == i)[0]
+                  for i, name in enumerate(dmesh.region_names)}
+    boundaries = {}
+    if old.boundaries:
+        bf = new.boundary_facets()
+        mid = new.p[:, new.facets[:, bf]].mean(axis=1)
+        par = parent[new.f2t[0, bf]]
+        lam = _barycentric(old, par, mid)
+        # the parent's facet: its nodes without the vertex opposite (smallest coordinate)
+        drop = np.argmin(lam, axis=1)
+        keep = np.ones_like(lam, dtype=bool)
+        keep[np.arange(bf.size), drop] = False
+        nodes = old.t[:, par].T[keep].reshape(bf.size, old.dim()).T
+        old_facet = find_facets(old, nodes)
+        member = np.zeros(old.facets.shape[1], dtype=bool)
+        for name, fac in old.boundaries.items():
+            member[:] = False
+            member[np.asarray(fac)] = True
+            boundaries[name] = bf[member[old_facet]]
+    new = new.with_subdomains(subdomains)
+    if boundaries:
+        new = same_topology(new.with_boundaries(boundaries), new)
+    return DeviceMesh(mesh=new, scales=dmesh.scales, region_material=dict(dmesh.region_material),
+                      contacts=dict(dmesh.contacts)), parent
+
+
+def facet_measures(mesh: skfem.Mesh, facets: np.ndarray) -> np.ndarray:
+    """Measure (length, area; 1 for a point) of facets."""
+    facets = np.asarray(facets)
+    d = mesh.dim()
+    if d == 1:
+        return np.ones(facets.size)
+    v = mesh.p[:, mesh.facets[:, facets]]  # (dim, d, n)
+    e = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))  # (n, dim, d - 1)
+    gram = np.einsum("nki,nkj->nij", e, e)
+    return np.sqrt(np.abs(np.linalg.det(gram))) / math.factorial(d - 1)
+
+
+def element_volumes(mesh: skfem.Mesh, elements: np.ndarray | None = None) -> np.ndarray:
+    """Volume (length, area) of elements (all by default)."""
+    t = mesh.t if elements is None else mesh.t[:, np.asarray(elements)]
+    v = mesh.p[:, t]
+    J = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))
+    return np.abs(np.linalg.det(J)) / math.factorial(mesh.dim())

@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +26,27 @@ log = logging.getLogger(__name__)
 ELEMENTS_PER_LENGTH = 8
 #: and at least this many elements across a region's thinnest dimension
 ELEMENTS_ACROSS = 3
+#: graded gmsh meshes: the largest size ratio of neighbouring elements in the ramps
+#: away from interfaces and contact faces (the size grows at most linearly with the
+#: distance d from them, h(d) = h_fine + (GROWTH - 1) (d - h_fine), a geometric growth
+#: by GROWTH per element: it keeps the triangles/tetrahedra well shaped)
+GROWTH = 1.25
+#: a region whose thinnest dimension spans at least this many of its field lengths
+#: ell = 1/max|q| is "deep": the field enters it only through its interfaces and contact
+#: faces and decays as exp(-d/ell) away from them, so its bulk size is bounded by
+#: thinnest/ELEMENTS_ACROSS only (not by ell/ELEMENTS_PER_LENGTH), mu in its middle
+#: being below exp(-DEEP_LENGTHS/2) of its value at the faces
+DEEP_LENGTHS = 4.0
+#: in a deep region the size grows as h(d) = (ell/ELEMENTS_PER_LENGTH) exp(DECAY_GRADING
+#: d/ell) away from its fine faces: P1's local error ~ h^2 |mu''| then falls with the
+#: decaying field, per element about evenly in 2D (error per element h^(2+dim) e^(-2d/ell)
+#: held constant gives exp(2 d/((2+dim) ell)): 1/2 in 2D, 2/5 in 3D; 1/2 for both: the
+#: detector functional's error is the product of two decaying fields' errors).  The size
+#: doubles every 1.4 ell; unlike the GROWTH ramp it scales with ``refine``, so graded meshes
+#: converge at P1's rate under refinement
+DECAY_GRADING = 0.5
 #: bump when the gmsh builders change, so cached meshes are rebuilt
-BUILDER_VERSION = 1
+BUILDER_VERSION = 3
 
 
 def _region_thinnest_nm(device: Device) -> dict[str, float]:
@@ -42,8 +61,10 @@ def _region_thinnest_nm(device: Device) -> dict[str, float]:
 
 
 def region_sizes_nm(device: Device, f_Hz) -> dict[str, float]:
-    """Element size per region [nm]: ``mesh_size_nm`` if given, else the smaller of
-    ``1/(ELEMENTS_PER_LENGTH max|q|)`` over ``f_Hz`` and ``thinnest/ELEMENTS_ACROSS``."""
+    """Uniform element size per region [nm]: ``mesh_size_nm`` if given, else the
+    smaller of ``1/(ELEMENTS_PER_LENGTH max|q|)`` over ``f_Hz`` and
+    ``thinnest/ELEMENTS_ACROSS``.  The finest size a region gets anywhere in a graded
+    mesh (:func:`mesh_sizing`) is never below this."""
     if device.device.mesh_size_nm is not None:
         return {r: device.device.mesh_size_nm for r in device.region_materials()}
     thin = _region_thinnest_nm(device)
@@ -54,22 +75,148 @@ def region_sizes_nm(device: Device, f_Hz) -> dict[str, float]:
     return out
 
 
-def geometry_hash(device: Device, sizes_nm: dict[str, float]) -> str:
+@dataclass(frozen=True)
+class MeshSizing:
+    """Element sizes [nm] of a gmsh mesh.
+
+    Attributes
+    ----------
+    bulk_nm : dict
+        Region -> its largest size (far from the fine features below).
+    interfaces_nm : dict
+        ``"<region>|<region>"`` (names sorted) -> the size on the face two regions of
+        different materials share.
+    faces_nm : dict
+        Boundary face name (a contact sits on it) -> the size on that face.
+    decay_nm : dict
+        Deep region -> ``(h0, ell)``: inside it the size is at most ``h0 exp(DECAY_GRADING
+        d/ell)``, ``d`` the distance to its interfaces and contact faces.
+    growth : float
+        Largest size ratio of neighbouring elements going away from a fine feature (and
+        from a region of smaller bulk size into a larger one).
+
+    A uniform sizing (``mesh_size_nm``, or :meth:`uniform`) has no fine features.
+    """
+
+    bulk_nm: dict[str, float]
+    interfaces_nm: dict[str, float] = field(default_factory=dict)
+    faces_nm: dict[str, float] = field(default_factory=dict)
+    decay_nm: dict[str, tuple[float, float]] = field(default_factory=dict)
+    growth: float = GROWTH
+
+    @classmethod
+    def uniform(cls, sizes_nm: dict[str, float]) -> MeshSizing:
+        """A constant size per region (graded only where two regions' sizes differ)."""
+        return cls(bulk_nm=dict(sizes_nm))
+
+    @property
+    def graded(self) -> bool:
+        return bool(self.interfaces_nm or self.faces_nm or self.decay_nm)
+
+    def finest_nm(self) -> float:
+        return min([*self.bulk_nm.values(), *self.interfaces_nm.values(),
+                    *self.faces_nm.values()])
+
+    def as_dict(self) -> dict:
+        def r(v):
+            return [r(x) for x in v] if isinstance(v, (tuple, list)) else float(f"{v:.12g}")
+
+        return {"bulk_nm": {k: r(v) for k, v in sorted(self.bulk_nm.items())},
+                "interfaces_nm": {k: r(v) for k, v in sorted(self.interfaces_nm.items())},
+                "faces_nm": {k: r(v) for k, v in sorted(self.faces_nm.items())},
+                "decay_nm": {k: r(v) for k, v in sorted(self.decay_nm.items())},
+                "growth": r(self.growth)}
+
+
+def face_regions(device: Device) -> dict[str, list[str]]:
+    """Boundary face name -> the regions it bounds (gmsh geometries)."""
+    names = device.layer_names()
+    if device.geometry == "stack":
+        out = {"x_min": names[:1], "x_max": names[-1:]}
+        for axis in "yz"[: device.dimension - 1]:
+            out[f"{axis}_min"] = out[f"{axis}_max"] = list(names)
+        return out
+    if device.geometry == "pillar":
+        return {"bottom": names[:1], "top": names[-1:], "sides": list(names)}
+    return {"injector_top": ["injector"], "detector_top": ["detector"],
+            "channel_x_min": ["channel"], "channel_x_max": ["channel"],
+            "channel_bottom": ["channel"]}
+
+
+def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
+                growth: float = GROWTH) -> MeshSizing:
+    """Element sizes of a device's gmsh mesh, from the physics.
+
+    ``mesh_size_nm`` set: that size everywhere (uniform).  Otherwise graded, with
+    ``ell = 1/max|q|`` of a material over ``f_Hz`` (:func:`fem.mesh.field_length_m`) and
+    ``N = ELEMENTS_PER_LENGTH``:
+
+    * on a face two regions of materials A and B share: ``min(ell_A, ell_B)/N``, where
+      mu varies fastest;
+    * on every face a contact sits on (injection, detector, lead, ground): ``ell/N`` of
+      the material of the region(s) it bounds;
+    * (both at most ``thinnest/ELEMENTS_ACROSS`` of the regions they touch;)
+    * away from them the size grows by at most ``growth`` per element up to each
+      region's bulk size ``min(ell/N, thinnest/ELEMENTS_ACROSS)``; in a region at least
+      :data:`DEEP_LENGTHS` field lengths thick (a ferromagnet many spin-decay lengths
+      thick) the bulk size is ``thinnest/ELEMENTS_ACROSS`` instead, reached as
+      ``(ell/N) exp(DECAY_GRADING d/ell)`` at distance ``d`` from its fine faces: its
+      inside carries almost no signal.
+
+    ``refine`` (times the device file's ``mesh_refine``; ``refine`` alone for a uniform
+    ``mesh_size_nm``) divides every size, e.g. for a convergence study: a
+    graded mesh of ``refine = 2`` is a graded mesh of half the size everywhere (but the
+    ``growth`` limit, a shape limit, stays).
+    """
+    regions = device.region_materials()
+    if device.device.mesh_size_nm is not None:
+        return MeshSizing.uniform({r: device.device.mesh_size_nm / refine for r in regions})
+    refine = refine * device.device.mesh_refine
+    thin = _region_thinnest_nm(device)
+    ell = {m: 1e9 * field_length_m(device, m, f_Hz) for m in set(regions.values())}
+    bulk, fine, decay = {}, {}, {}
+    for r, m in regions.items():
+        geometric = thin[r] / ELEMENTS_ACROSS / refine
+        physical = ell[m] / ELEMENTS_PER_LENGTH / refine
+        fine[r] = min(physical, geometric)
+        if thin[r] >= DEEP_LENGTHS * ell[m]:
+            bulk[r] = geometric
+            decay[r] = (fine[r], ell[m])
+        else:
+            bulk[r] = fine[r]
+    interfaces = {}
+    for pair in device.touching_regions() or ():
+        a, b = sorted(pair)
+        if regions[a] != regions[b]:
+            interfaces[f"{a}|{b}"] = min(fine[a], fine[b])
+    faces = {}
+    bounds = face_regions(device)
+    for c in device.contacts.values():
+        faces[c.at] = min(fine[r] for r in bounds[c.at])
+    return MeshSizing(bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces, decay_nm=decay,
+                      growth=growth)
+
+
+def geometry_hash(device: Device, sizing: MeshSizing | dict[str, float]) -> str:
     """Hash of everything the gmsh mesh depends on (not materials, contacts, frequencies
     beyond the element sizes they imply)."""
+    if not isinstance(sizing, MeshSizing):
+        sizing = MeshSizing.uniform(sizing)
     part = device.model_dump(mode="json", include={"device", "layers", "channel", "electrodes"})
     part["device"].pop("name")
-    part["sizes_nm"] = {k: float(f"{v:.12g}") for k, v in sorted(sizes_nm.items())}
+    part["sizes_nm"] = sizing.as_dict()
     part["builder"] = BUILDER_VERSION
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def gmsh_msh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> Path:
-    """``<mesh_dir>/<device>.msh``, rebuilt only when the geometry part changed."""
+def gmsh_msh(device: Device, f_Hz, mesh_dir: str | Path = "meshes",
+             sizing: MeshSizing | None = None) -> Path:
+    """``<mesh_dir>/<device>.msh``, rebuilt only when the geometry part changed
+    (``sizing``: default :func:`mesh_sizing`)."""
     from .geometry import build_msh
 
-    sizes = region_sizes_nm(device, f_Hz)
-    digest = geometry_hash(device, sizes)
+    sizing = mesh_sizing(device, f_Hz) if sizing is None else sizing
+    digest = geometry_hash(device, sizing)
     path = Path(mesh_dir) / f"{device.name}.msh"
     stamp = path.with_suffix(".json")
     if path.exists() and stamp.exists():
@@ -79,9 +226,10 @@ def gmsh_msh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> Path:
                 return path
         except (OSError, ValueError):
             pass
-    log.info("meshing %s with gmsh (sizes %s nm)", device.name, sizes)
-    build_msh(device, sizes, path)
-    write_text(stamp, json.dumps({"geometry_hash": digest, "sizes_nm": sizes}, indent=2))
+    log.info("meshing %s with gmsh (sizes %s nm)", device.name, sizing.as_dict())
+    build_msh(device, sizing, path)
+    write_text(stamp, json.dumps({"geometry_hash": digest, "sizes_nm": sizing.as_dict()},
+                                 indent=2))
     return path
 
 
@@ -149,8 +297,10 @@ def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
                               "boundary): a contact must sit on the outer boundary")
 
 
-def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> DeviceMesh:
-    """The mesh of any device, in scaled coordinates, regions and contacts by name."""
+def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes", *,
+                sizing: MeshSizing | None = None) -> DeviceMesh:
+    """The mesh of any device, in scaled coordinates, regions and contacts by name
+    (``sizing``: the element sizes of a gmsh mesh, default :func:`mesh_sizing`)."""
     if device.geometry == "stack" and device.device.mesher == "structured":
         return stack_mesh(device, f_Hz)
     dim = device.dimension
@@ -163,7 +313,7 @@ def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes") -> Device
         extent = (mesh.p.max(axis=1) - mesh.p.min(axis=1)) * unit
         scales = device_scales(device, float(extent.max()))
     else:
-        path = gmsh_msh(device, f_Hz, mesh_dir)
+        path = gmsh_msh(device, f_Hz, mesh_dir, sizing)
         mesh = read_mesh(path, dim)
         unit = 1e-9
         scales = device_scales(device)

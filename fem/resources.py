@@ -23,7 +23,7 @@ import numpy as np
 from .device import Device
 from .errors import DeviceError
 from .mesh import stack_spacing_m, transverse_elements
-from .meshing import region_sizes_nm
+from .meshing import DECAY_GRADING, MeshSizing, face_regions, mesh_sizing
 
 #: nodes per h^d of a region's length/area/volume in an unstructured (gmsh) mesh
 NODES_PER_CELL = {2: 1.15, 3: 0.8}
@@ -84,6 +84,65 @@ def _structured_stack_nodes(device: Device, f_Hz) -> float:
     return (along + 1) * math.prod(n + 1 for n in transverse_elements(device, sizes))
 
 
+def _feature_measures_nm(device: Device) -> list[tuple[str, str, float]]:
+    """``(region, interface pair or face name, measure [nm^(d-1)])`` of every fine
+    feature a graded mesh may have, per region it enters."""
+    d, g = device.dimension, device.geometry
+    out = []
+    if g == "nonlocal_spin_valve":
+        ch, el = device.channel, device.electrodes
+        contact = el.width_nm * (min(ch.width_nm, el.length_nm) if d == 3 else 1.0)
+        top = el.width_nm * (el.length_nm if d == 3 else 1.0)
+        for e in ("injector", "detector"):
+            pair = "|".join(sorted(("channel", e)))
+            out += [(e, pair, contact), ("channel", pair, contact), (e, f"{e}_top", top)]
+        end = ch.thickness_nm * (ch.width_nm if d == 3 else 1.0)
+        out += [("channel", "channel_x_min", end), ("channel", "channel_x_max", end),
+                ("channel", "channel_bottom", ch.length_nm * (ch.width_nm if d == 3 else 1.0))]
+        return out
+    names = device.layer_names()
+    w = device.device.width_nm
+    depth = (device.device.height_nm if g == "stack" else device.device.depth_nm) or 1.0
+    section = w * (depth if d == 3 else 1.0)
+    for a, b in zip(names[:-1], names[1:]):
+        pair = "|".join(sorted((a, b)))
+        out += [(a, pair, section), (b, pair, section)]
+    for face, regions in face_regions(device).items():
+        for r, lay in zip(names, device.layers):
+            if r in regions:
+                side = section if face in ("x_min", "x_max", "bottom", "top") else \
+                    lay.thickness_nm * (2 * (w + depth) if d == 3 else 1.0)
+                out.append((r, face, side))
+    return out
+
+
+def _graded_cells(device: Device, sizing: MeshSizing, extents) -> dict[str, float]:
+    """Cells a graded mesh adds to each region's ``measure/bulk^d``: for every fine
+    feature, ``measure * int_0^D (h(s)^-d - bulk^-d) ds`` along the distance s from it,
+    ``h(s)`` the sizing's ramp (the smaller of the linear growth and, in a deep region,
+    the decay grading), ``D`` the region's thickness."""
+    out = {r: 0.0 for r in sizing.bulk_nm}
+    if not sizing.graded:
+        return out
+    d = device.dimension
+    fine = {**sizing.interfaces_nm, **sizing.faces_nm}
+    for region, feature, measure in _feature_measures_nm(device):
+        if feature not in fine:
+            continue
+        H = sizing.bulk_nm[region]
+        h0 = min(fine[feature], H)
+        depth = min(v for _, v in extents[region])
+        s = np.linspace(0.0, depth, 2001)
+        h = np.minimum(H, h0 + (sizing.growth - 1.0) * np.maximum(s - h0, 0.0))
+        if region in sizing.decay_nm:
+            hd, ell = sizing.decay_nm[region]
+            h = np.minimum(h, hd * np.exp(DECAY_GRADING * s / ell))
+        h = np.maximum(h, h0)
+        y = h ** -d - H ** -d
+        out[region] += measure * float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(s)))
+    return out
+
+
 def estimate(device: Device) -> Estimate | None:
     """Nodes, elements and peak memory of a run of ``device`` (None for a user mesh:
     its size is what the file holds)."""
@@ -97,11 +156,24 @@ def estimate(device: Device) -> Estimate | None:
     if device.geometry == "stack" and device.device.mesher == "structured":
         nodes = float(_structured_stack_nodes(device, ends))
         per_region = {r: math.prod(v for _, v in ext) for r, ext in extents.items()}
+    elif device.geometry == "pillar" and d == 3:  # a cross-section extruded along z
+        from .geometry import PILLAR_ELEMENTS_ACROSS, pillar_layers_nm
+
+        w, dd = device.device.width_nm, device.device.depth_nm
+        h = min(w, dd) / PILLAR_ELEMENTS_ACROSS
+        shape = math.pi / 4 if device.device.cross_section == "ellipse" else 1.0
+        section = w * dd * shape / h**2 * NODES_PER_CELL[2]
+        layers = pillar_layers_nm(device, mesh_sizing(device, ends))
+        per_region = {r: section * (len(z) - 1) for r, z in zip(device.layer_names(), layers)}
+        nodes = float(sum(per_region.values()))
     else:
-        sizes = region_sizes_nm(device, ends)
+        sizing = mesh_sizing(device, ends)
         ellipse = device.geometry == "pillar" and device.device.cross_section == "ellipse"
-        per_region = {r: math.prod(v for _, v in ext) / sizes[r] ** d * NODES_PER_CELL[d]
-                      * (math.pi / 4 if ellipse else 1.0) for r, ext in extents.items()}
+        per_region = {r: math.prod(v for _, v in ext) / sizing.bulk_nm[r] ** d
+                      * NODES_PER_CELL[d] * (math.pi / 4 if ellipse else 1.0)
+                      for r, ext in extents.items()}
+        for r, extra in _graded_cells(device, sizing, extents).items():
+            per_region[r] += extra * NODES_PER_CELL[d]
         nodes = float(sum(per_region.values()))
     if key is None:  # the largest extent of the region with the most nodes
         biggest = max(per_region, key=per_region.get)
@@ -130,6 +202,6 @@ def check_resources(device: Device, allow_large: bool = False) -> Estimate | Non
         raise DeviceError(est.key, f"the mesh would have about {est.nodes:.2g} nodes "
                           f"({est.elements:.2g} elements) and need about {est.memory_GB:.3g} "
                           f"GB, more than this machine can give a run ({limit:.3g} GB); use "
-                          "a coarser mesh_size_nm or a smaller device, or --allow-large on a "
-                          "bigger machine")
+                          "a coarser mesh (mesh_size_nm, or mesh_refine < 1 for a graded "
+                          "one) or a smaller device, or --allow-large on a bigger machine")
     return est

@@ -46,6 +46,12 @@ class Problem:
     prepare_parts_s: dict = field(default_factory=dict)
     #: the ``[solver]`` settings (default: the device file's)
     solver: SolverSpec | None = None
+    #: set by :func:`fem.adapt.adapt`: frequency [Hz] -> estimated relative error of the
+    #: adapted contact's ``Z`` on this mesh
+    error_estimate: dict | None = None
+    #: set by :func:`fem.adapt.adapt`: one dict per step of the adaptive loop (nodes,
+    #: elements, estimate per frequency, ``Z`` per frequency, elements marked)
+    adapt_history: list | None = None
     _linear: dict = field(default_factory=dict, init=False, repr=False)
     _rhs: np.ndarray | None = field(default=None, init=False, repr=False)
 

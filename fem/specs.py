@@ -238,3 +238,19 @@ class OutputSpec(_Closed):
     """
 
     fields: Literal["auto", "all", "none"] | list[PositiveFloat] = "auto"
+
+
+class AdaptSpec(_Closed):
+    """``[adapt]``: refine the mesh until the estimated relative error of one contact's
+    ``Z`` is below ``rel_error`` at the listed frequencies (dual-weighted residual;
+    :func:`fem.adapt.adapt`).
+
+    ``contact``: an injection or detector contact; ``f_Hz``: the frequencies [Hz] the
+    estimate must hold at (default: the device's lowest, highest and one between);
+    ``max_nodes``: stop with an error rather than refine beyond this many nodes.
+    """
+
+    contact: str
+    rel_error: Annotated[float, Strict(), Field(gt=0, lt=1)] = 1e-3
+    max_nodes: Annotated[int, Field(ge=10, strict=True)] = 2_000_000
+    f_Hz: Annotated[list[PositiveFloat], Field(min_length=1, max_length=100)] | None = None

@@ -19,9 +19,9 @@ BROKEN = {
     "unknown_material": (GOOD.replace('material = "Cu"', 'material = "Ag"'), "layers[1].material"),
     "unit_key": (GOOD.replace("thickness_nm = 300", "thickness_um = 0.3"),
                  "layers[1].thickness_um: unknown key"),
-    "unphysical": (GOOD.replace("chi_m = 0.3", "chi_m = 3.0"),
+    "unphysical": (GOOD.replace('preset = "Py"', 'preset = "Py"\nchi_m = 3.0'),
                    "materials.Py.chi_m: must be <= chi_M"),
-    "negative_time": (GOOD.replace("tau_mM_s = 1.0e-13", "tau_mM_s = -1.0e-13"),
+    "negative_time": (GOOD.replace('preset = "Py"', 'preset = "Py"\ntau_mM_s = -1.0e-13'),
                       "materials.Py.tau_mM_s: must be > 0"),
     "contact_face": (GOOD.replace('at = "x_max"', 'at = "top"'), "contacts.end.at"),
 }

@@ -17,11 +17,11 @@ MESH = (ROOT / "devices" / "t_junction_mesh.toml").read_text().replace(
 PILLAR = (ROOT / "devices" / "pillar_py_cu_py.toml").read_text()
 
 CASES = {
-    "overlapping_electrodes": (NLSV.replace("spacing_nm = 800", "spacing_nm = 80"),
+    "overlapping_electrodes": (NLSV.replace("spacing_nm = 500", "spacing_nm = 80"),
                                "electrodes.spacing_nm: must be > electrodes.width_nm"),
-    "electrodes_off_channel": (NLSV.replace("spacing_nm = 800", "spacing_nm = 3950"),
+    "electrodes_off_channel": (NLSV.replace("spacing_nm = 500", "spacing_nm = 2950"),
                                "electrodes.spacing_nm: the electrodes"),
-    "non_positive_size": (NLSV.replace("thickness_nm = 30", "thickness_nm = 0"),
+    "non_positive_size": (NLSV.replace("thickness_nm = 80", "thickness_nm = 0"),
                           "channel.thickness_nm: must be >= 0.001"),
     "nlsv_contact_face": (NLSV.replace('at = "detector_top"', 'at = "detector_side"'),
                           "contacts.detector.at: must be one of"),
@@ -45,11 +45,11 @@ CASES = {
         "interfaces[0].between: needs two different names with no region in common"),
     "zero_injection": (NLSV.replace("j_in_A_per_s = [1.0, 0.0]", "j_in_A_per_s = [0.0, 0.0]"),
                        "contacts.injector.j_in_A_per_s: must be finite and not zero"),
-    "infinite_susceptibility": (NLSV.replace("chi_M = 1.0", "chi_M = inf"),
+    "infinite_susceptibility": (NLSV.replace('preset = "Py"', 'preset = "Py"\nchi_M = inf'),
                                 "materials.Py.chi_M: must be finite"),
     "absurd_frequency": (NLSV.replace("stop = 1e11", "stop = 1e300"),
                          "frequencies.f_Hz: the field length"),
-    "sub_atomic_thickness": (NLSV.replace("thickness_nm = 20", "thickness_nm = 1e-300"),
+    "sub_atomic_thickness": (NLSV.replace("thickness_nm = 30\n", "thickness_nm = 1e-300\n"),
                              "electrodes.thickness_nm: must be >="),
 }
 

@@ -19,6 +19,7 @@ LAYERS = {
     "preflight": 2,
     "forms": 3, "assemble": 3, "transient": 3, "linear": 3, "reduced": 3,
     "solve": 4, "result": 4, "fields": 4, "verify": 4, "sweep": 4,
+    "adapt": 5, "accuracy": 5,
     "export": 5, "plot": 5, "figures": 5, "vtu": 5, "render": 5, "bench": 5,
     "api": 6, "cli": 6,
 }

@@ -166,7 +166,8 @@ def test_device_preset_with_overrides():
     ({"Py": {"preset": 3}, "Cu": {"preset": "Cu"}}, "materials.Py.preset: must be a material name"),
     ({"Py": {"preset": "Py", "T_K": "cold"}, "Cu": {"preset": "Cu"}},
      "materials.Py.T_K: must be a number"),
-    ({"Py": {"preset": "Py", "chi_m": 1.0}, "Cu": {"preset": "Cu"}}, "materials.Py.chi_m: must be <="),
+    ({"Py": {"preset": "Py", "chi_m": 1.0}, "Cu": {"preset": "Cu"}},
+     "materials.Py.chi_m: must be <="),
 ])
 def test_bad_presets_name_the_key(materials, message):
     with pytest.raises(fem.DeviceError, match=message):

@@ -39,7 +39,7 @@ def test_pillars_are_exactly_one_dimensional(path, tmp_path):
     field is the 1D layered bar along z whatever the cross-section (ellipse here)."""
     dev = fem.load_device(path)
     f = float(dev.f_Hz()[0])
-    dev = dev.with_params(**{"device.mesh_size_nm": 2.5, "frequencies.f_Hz": [f]})
+    dev = dev.with_params(**{"device.mesh_refine": 2.0, "frequencies.f_Hz": [f]})
     res = fem.prepare(dev, mesh_dir=tmp_path).solve(f)
     omega = 2 * np.pi * f
     layers = [(lay.thickness_nm * 1e-9, dev.material(lay.material).sigma,
@@ -50,7 +50,9 @@ def test_pillars_are_exactly_one_dimensional(path, tmp_path):
     for xy in ([0.0, 0.0], [20e-9, 10e-9]):
         pts = np.column_stack([np.full((9, 2), xy), z])
         err = np.max(np.abs(res.sample(pts).mu - bar.mu(z))) / np.max(np.abs(bar.mu(z)))
-        # unstructured P1, |q| h ~ 0.05 at 2.5 nm: ~1e-3
+        # graded along z (extruded cross-section), twice as fine as the default: |q| h
+        # ~ 0.06 at the interfaces and contact faces, growing into the layers where mu
+        # is smaller: nodal errors ~ (|q| h)^2/12 ~ 3e-4 there, ~1e-3 overall
         assert err < 3e-3, err
 
 

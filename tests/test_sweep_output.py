@@ -75,7 +75,7 @@ def test_vtu_pvd_read_back_equal_the_results(tmp_path):
     grid = pv.read(out / sets[0].get("file"))
     assert {"mu_re", "mu_phase_rad", "dm_abs"} <= set(grid.point_data.keys())
     assert {"dM_re", "region"} <= set(grid.cell_data.keys())
-    assert grid.bounds[1] == pytest.approx(2e-6)  # metres: channel 4000 nm, centred
+    assert grid.bounds[1] == pytest.approx(1.5e-6)  # metres: channel 3000 nm, centred
 
 
 def test_sweep_csv_and_summary(tmp_path):
@@ -88,7 +88,7 @@ def test_sweep_csv_and_summary(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["device_file_sha256"] == dev.source_sha256()
     assert summary["mesh"]["nodes"] > 0 and summary["timings_s"]["sweep"] > 0
-    assert summary["device_resolved"]["channel"]["length_nm"] == 4000
+    assert summary["device_resolved"]["channel"]["length_nm"] == 3000
 
 
 def test_dask_equals_serial(tmp_path):

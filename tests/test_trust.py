@@ -16,9 +16,9 @@ DEVICES = Path(__file__).parents[1] / "devices"
 
 def test_detector_at_the_channel_end_runs(tmp_path):
     """A valid spin valve whose detector leaves no channel beyond it for the decay
-    read-out (spacing 3850 nm on a 4000 nm channel) runs: exit 0, every file written."""
+    read-out (spacing 2850 nm on a 3000 nm channel) runs: exit 0, every file written."""
     text = (DEVICES / "nlsv_py_cu_2d.toml").read_text()
-    text = text.replace("spacing_nm = 800", "spacing_nm = 3850")
+    text = text.replace("spacing_nm = 500", "spacing_nm = 2850")
     text = text.replace(text[text.index("f_Hz"):].splitlines()[0], "f_Hz = [1e9, 1e10]")
     (tmp_path / "dev.toml").write_text(text)
     assert spinfem("check", "dev.toml", cwd=tmp_path).returncode == 0
@@ -89,7 +89,7 @@ RESOURCE_CASES = {
     "tiny_elements": ("py_cu_bar.toml", "[device]", "[device]\nmesh_size_nm = 0.001",
                       "device.mesh_size_nm"),
     # a spin valve with a 1 m channel: the channel's length sets the size
-    "metre_channel": ("nlsv_py_cu.toml", "length_nm = 4000", "length_nm = 1e9",
+    "metre_channel": ("nlsv_py_cu.toml", "length_nm = 3000", "length_nm = 1e9",
                       "channel.length_nm"),
     "million_frequencies": ("py_bar.toml", "num = 17", "num = 1000000", "frequencies.f_Hz"),
 }

@@ -1,0 +1,254 @@
+"""Goal-oriented adaptivity (fem.adapt): the dual-weighted residual estimate of a
+contact's Z against exact layered bars, the adaptive loop reaching its tolerance,
+named boundaries and regions carried through refinement, and a 2D lateral spin valve
+adapted with fewer nodes than a uniform mesh of the same accuracy.
+
+Oracles: fem.analytic.LayeredBar (exact F|G_s|N bar ending in a lead; the contact
+mean over the top face is its exact integral), exact areas and volumes of the mesh
+parts, and, for the spin valve, uniform gmsh meshes (``mesh_size_nm``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skfem
+from conftest import CU, PY_LATTICE, exact_bar, stack
+
+import fem
+from fem.adapt import AdaptError, adapt, default_frequencies, estimate
+from fem.mesh import (
+    DeviceMesh,
+    element_volumes,
+    facet_measures,
+    refine_device_mesh,
+    stack_mesh,
+)
+from fem.units import Scales
+
+G_S = 3e3  # m/s: sigma/G_s of Cu is 170 nm, so the junction matters to the signal
+FREQS = [1e6, 1e11]
+
+
+def fn_bar(dim: int, detector: bool):
+    """Py 20 nm | G_s | Cu 200 nm continuing as a lead, injected at x = 0; in 2D
+    (10 nm wide) optionally a detector on the whole top face."""
+    dev = stack([("Py", 20.0), ("Cu", 200.0)], {"Py": PY_LATTICE, "Cu": CU}, dimension=dim,
+                far_end="lead", f_Hz=FREQS, width_nm=10.0)
+    changes = {"interfaces": [{"between": ["Py", "Cu"], "G_s_m_per_s": G_S}]}
+    if detector:
+        changes["contacts.detector"] = {"at": "y_max", "kind": "detector"}
+    return dev.with_params(**changes)
+
+
+def exact_Z(dev, f_Hz: float, contact: str) -> complex:
+    """Exact Z of a contact of :func:`fn_bar`: mu(0) at the injector, the x-mean of mu
+    over the top face at the detector (each layer's ``A e^-qs + B e^-q(d-s)``
+    integrates to ``(A + B)(1 - e^-qd)/q``), over ``I_in = j_in * width``."""
+    bar = exact_bar(dev, f_Hz, G_s=[G_S])
+    width = dev.device.width_nm * 1e-9 if dev.dimension >= 2 else 1.0
+    current = dev.contacts["injector"].j_in * width
+    if contact == "injector":
+        return complex(bar.mu(np.array([0.0]))[0]) / current
+    total = sum((a + b) * (1 - np.exp(-q * d)) / q
+                for (d, _, q), (a, b) in zip(bar.layers, bar.coefficients))
+    return complex(total / bar.edges[-1]) / current
+
+
+CASES = [(1, "injector"), (2, "injector"), (2, "detector")]
+
+
+@pytest.mark.parametrize(("dim", "contact"), CASES)
+def test_estimate_tracks_true_error(dim, contact):
+    """Effectivity (estimate / true relative error of Z) on three uniform meshes and two
+    frequencies.  Required: 0.3 - 3.  The fine-adjoint estimate is J(u_f) - J(u_h) over
+    (1 - 1/4), exact up to the h^2 saturation assumption, so it is near 1 (measured
+    0.87 - 1.00, the lowest on the coarsest 2D mesh, where the rate is not yet 2)."""
+    dev = fn_bar(dim, contact == "detector")
+    for f in FREQS:
+        Zx = exact_Z(dev, f, contact)
+        for h_nm in (8.0, 4.0, 2.0):
+            dm = stack_mesh(dev, [f], h_x_m=h_nm * 1e-9, n_transverse=max(1, round(5 / h_nm)))
+            est = estimate(dev, dm, contact, [f])
+            true = abs(est["Z"][f] - Zx) / abs(Zx)
+            eff = est["rel_estimate"][f] / true
+            assert 0.3 < eff < 3, (dim, contact, f, h_nm, eff, true)
+
+
+@pytest.mark.parametrize(("dim", "contact"), CASES)
+def test_adapt_reaches_tolerance_on_exact_bar(dim, contact):
+    """From a 20 nm mesh (the minimum 4 elements per layer) to 1e-5 at both
+    frequencies; the true error at the end is below the tolerance (1e-5: far below the
+    starting error 1e-4 - 1e-3, and reached in about ten steps, 100 nodes in 1D, 3000
+    in 2D)."""
+    dev = fn_bar(dim, contact == "detector")
+    dm = stack_mesh(dev, FREQS, h_x_m=20e-9, n_transverse=1)
+    problem = adapt(dev, contact, 1e-5, FREQS, dmesh=dm)
+    assert set(problem.error_estimate) == set(FREQS)
+    hist = problem.adapt_history
+    assert len(hist) > 2 and hist[-1]["nodes"] > hist[0]["nodes"]
+    assert max(hist[-1]["estimate"].values()) <= 1e-5
+    for f in FREQS:
+        Zh = problem.solve(f).transfer(contact)
+        Zx = exact_Z(dev, f, contact)
+        true = abs(Zh - Zx) / abs(Zx)
+        assert true < 1e-5, (f, true, problem.error_estimate[f])
+        assert np.isclose(hist[-1]["Z"][f], Zh, rtol=1e-12)
+
+
+def test_max_nodes_raises_with_last_problem():
+    dev = fn_bar(1, False)
+    dm = stack_mesh(dev, FREQS, h_x_m=20e-9)
+    with pytest.raises(AdaptError, match="max_nodes") as info:
+        adapt(dev, "injector", 1e-8, FREQS, dmesh=dm, max_nodes=40)
+    p = info.value.problem
+    assert p is not None and max(p.error_estimate.values()) > 1e-8
+    assert p.dmesh.mesh.nvertices <= 40 + 1  # + the split interface node
+
+
+def test_default_frequencies():
+    dev = fn_bar(1, False).with_params(**{"frequencies.f_Hz": {
+        "start": 1e6, "stop": 1e12, "num": 13, "spacing": "log"}})
+    assert np.allclose(default_frequencies(dev), [1e6, 1e9, 1e12])
+
+
+# --------------------------------------------------------- what refinement keeps
+def _labelled(mesh_type, n):
+    if mesh_type is skfem.MeshTri:
+        m = skfem.MeshTri.init_tensor(*[np.linspace(0, 1, n)] * 2)
+    else:
+        m = skfem.MeshTet.init_tensor(*[np.linspace(0, 1, n)] * 3)
+    mid = m.p[:, m.t].mean(axis=1)
+    subs = {"a": np.nonzero(mid[0] < 1 / 3)[0], "b": np.nonzero(mid[0] > 1 / 3)[0]}
+    bnd = {"left": m.facets_satisfying(lambda p: p[0] < 1e-9, boundaries_only=True),
+           "patch": m.facets_satisfying(lambda p: (p[1] > 1 - 1e-9) & (p[0] > 0.6),
+                                        boundaries_only=True)}
+    m = m.with_subdomains(subs).with_boundaries(bnd)
+    return DeviceMesh(m, Scales(1.0, 1.0), {"a": "A", "b": "B"}, {"c": "left"})
+
+
+@pytest.mark.parametrize("mesh_type", [skfem.MeshTri, skfem.MeshTet])
+def test_refinement_keeps_boundaries_and_regions(mesh_type):
+    """Adaptive (every 5th element), uniform, adaptive again: every named boundary
+    covers the same area and every region the same volume (to rounding), every child
+    lies in its parent, and the parts are made of boundary facets only."""
+    dm = _labelled(mesh_type, 4)
+    old = dm
+    for marked in ("some", None, "some"):
+        sel = None if marked is None else np.arange(0, old.mesh.nelements, 5)
+        new, parent = refine_device_mesh(old, sel)
+        assert new.mesh.nelements > old.mesh.nelements
+        assert np.array_equal(old.element_region[parent], new.element_region)
+        old = new
+    m0, m1 = dm.mesh, old.mesh
+    outer = np.zeros(m1.facets.shape[1], dtype=bool)
+    outer[m1.boundary_facets()] = True
+    for name in m0.boundaries:
+        assert np.isclose(facet_measures(m1, m1.boundaries[name]).sum(),
+                          facet_measures(m0, m0.boundaries[name]).sum(), rtol=1e-12)
+        assert outer[m1.boundaries[name]].all()
+    for name in m0.subdomains:
+        assert np.isclose(element_volumes(m1, m1.subdomains[name]).sum(),
+                          element_volumes(m0, m0.subdomains[name]).sum(), rtol=1e-12)
+
+
+# ------------------------------------------------------- lateral spin valve (2D)
+NLSV = """
+[device]
+name = "nlsv_adapt"
+geometry = "nonlocal_spin_valve"
+dimension = 2
+[materials.Py]
+kind = "ferromagnet"
+chi_M = 5.67e-4
+chi_m = 1.7e-4
+D_m_m2_per_s = 1.0e-4
+tau_mM_s = 1.0e-13
+tau_ML_s = 1.0e-9
+tau_mL_s = 2.5e-13
+[materials.Cu]
+kind = "normal_metal"
+chi_m = 1.69e-5
+D_m_m2_per_s = 1.0e-2
+tau_mL_s = 1.2e-11
+[channel]
+material = "Cu"
+length_nm = 3000
+width_nm = 100
+thickness_nm = 100
+[electrodes]
+material = "Py"
+width_nm = 100
+length_nm = 300
+thickness_nm = 20
+spacing_nm = 500
+[contacts.injector]
+at = "injector_top"
+kind = "injection"
+j_in_A_per_s = [1.0, 0.0]
+[contacts.detector]
+at = "detector_top"
+kind = "detector"
+[contacts.left]
+at = "channel_x_min"
+kind = "lead"
+[contacts.right]
+at = "channel_x_max"
+kind = "lead"
+[[interfaces]]
+between = ["Py", "Cu"]
+G_s_m_per_s = 4.0
+[frequencies]
+f_Hz = [1e9]
+"""
+
+
+@pytest.fixture(scope="module")
+def nlsv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nlsv") / "nlsv_adapt.toml"
+    path.write_text(NLSV)
+    return fem.load_device(path), path.parent
+
+
+def _adapt_vs_uniform(device, mesh_dir: Path, rel_error: float):
+    problem = adapt(device, "detector", rel_error, [1e9], mesh_dir=mesh_dir)
+    n_adapt = problem.adapt_history[-1]["nodes"]
+    Za = problem.adapt_history[-1]["Z"][1e9]
+    # the uniform gmsh mesh with at least 3x the nodes: h from nodes ~ area / (h^2 sqrt(3)/2)
+    area = 3000 * 100 + 2 * 100 * 20
+    h = float(np.sqrt(area / (3 * n_adapt * np.sqrt(3) / 2))) * 0.95
+    uni = fem.prepare(device.with_params(**{"device.mesh_size_nm": h,
+                                            "device.name": "nlsv_uniform"}),
+                      mesh_dir=mesh_dir, method="direct")
+    n_uni = uni.dmesh.mesh.nvertices - sum(i.nodes_a.size for i in uni.dmesh.interfaces)
+    Zu = uni.solve(1e9).transfer("detector")
+    return problem, n_adapt, Za, n_uni, Zu
+
+
+def test_nlsv_adapts_with_fewer_nodes_than_uniform(nlsv):
+    """To 1e-2 on Z of the detector at 1 GHz (CI-sized; the 1e-3 run is the slow test
+    below).  A uniform mesh with 3x the adaptive mesh's nodes still differs from the
+    adapted Z by more than 2e-2: since the adapted Z is within 1e-2 of the truth (the
+    estimate's effectivity is ~1 on the exact bars; the uniform P1 error of this device
+    decreases monotonically with h: 50 %, 17 %, 5 % at h = 8, 4, 2 nm), the uniform
+    mesh's own error exceeds 1e-2, so uniform refinement needs more than 3x the nodes
+    to reach it."""
+    device, tmp = nlsv
+    problem, n_adapt, Za, n_uni, Zu = _adapt_vs_uniform(device, tmp, 1e-2)
+    assert problem.error_estimate[1e9] <= 1e-2
+    assert n_uni >= 3 * n_adapt
+    assert abs(Zu - Za) / abs(Za) > 2e-2, (n_adapt, n_uni, Za, Zu)
+
+
+@pytest.mark.skipif(not os.environ.get("SPINFEM_SLOW"), reason="set SPINFEM_SLOW=1 (~15 min)")
+def test_nlsv_adapts_to_1e3_slow(nlsv):
+    """The brief's 1e-3 on Z (measured: 148k nodes after 13 steps, estimate 7.2e-4;
+    the uniform meshes of h = 8, 4, 2 nm have 6k, 23k, 90k nodes and errors of about
+    50 %, 17 %, 5 %)."""
+    device, tmp = nlsv
+    problem, n_adapt, Za, n_uni, Zu = _adapt_vs_uniform(device, tmp, 1e-3)
+    assert problem.error_estimate[1e9] <= 1e-3
+    assert abs(Zu - Za) / abs(Za) > 2e-3, (n_adapt, n_uni, Za, Zu)
