@@ -65,7 +65,7 @@ def test_reciprocity_of_detector_and_injector(path, tmp_path):
     f = float(dev.f_Hz()[len(dev.f_Hz()) // 2])
     coarse = {"frequencies.f_Hz": [f]}
     if dev.dimension == 3:
-        coarse["device.mesh_size_nm"] = 12.0
+        coarse.update({"device.mesh_size_nm": 12.0, "device.mesh_refine": 1.0})
     dev = dev.with_params(**coarse)
     inj = next(n for n, c in dev.contacts.items() if c.kind == "injection")
     det = next(n for n, c in dev.contacts.items() if c.kind == "detector")
