@@ -127,7 +127,7 @@ def scaling_device(mesh_size_nm: float, n_frequencies: int) -> Device:
     dev = load_device(Path(__file__).parents[1] / "devices" / "nlsv_py_cu.toml")
     return dev.with_params(**{
         "device.name": f"nlsv_bench_{mesh_size_nm:g}nm".replace(".", "p"),
-        "device.mesh_size_nm": mesh_size_nm,
+        "device.mesh_size_nm": mesh_size_nm, "device.mesh_refine": 1.0,
         "frequencies.f_Hz": {"start": SCALING_F_HZ[0], "stop": SCALING_F_HZ[1],
                              "num": n_frequencies, "spacing": "log"},
         "output.fields": "none"})
