@@ -180,6 +180,7 @@ def decay_rows(res: Result, device: Device) -> list[list]:
 #: every file a run writes (the pictures of fem.plot.make_all among them)
 OUTPUTS = (RUN_JSON, "sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
            "mu_profile.png", "decay_length.png", "Z_bode.png", "error_bound.png", "mesh.png",
+           "mesh_junction.png",
            "mu_abs.png", "mu_phase.png", "dM_abs.png", "sweep/fields.json")
 
 

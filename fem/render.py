@@ -85,6 +85,42 @@ def _crop_nm(device: Device) -> float | None:
     return None
 
 
+def _junction_mesh(pv, grid, device: Device, names: list[str], path: Path) -> Path:
+    """The mesh around the injector's junction with the channel (a nonlocal spin valve's
+    grading is invisible in the full view): a window 1.5 electrode widths wide, cut at
+    the channel's centre plane in 3D."""
+    ch, el = device.channel, device.electrodes
+    x0, top = -el.spacing_nm / 2, ch.thickness_nm
+    half = 0.75 * el.width_nm
+    lo, hi = top - min(ch.thickness_nm, half), top + el.thickness_nm
+    big = 1e12
+    if device.dimension == 3:
+        g = grid.clip(normal="y", origin=(0.0, 0.0, 0.0))
+        g = g.clip_box([x0 - half, x0 + half, -big, big, lo, hi], invert=False)
+    else:
+        g = grid.clip_box([x0 - half, x0 + half, lo, hi, -big, big], invert=False)
+    materials = device.region_materials()
+    p = pv.Plotter(off_screen=True, window_size=(1400, 700))
+    for i, name in enumerate(names):
+        part = g.extract_cells(g.cell_data["region"] == i)
+        if part.n_cells:
+            p.add_mesh(part, color=REGION_COLOURS[i % len(REGION_COLOURS)], show_edges=True,
+                       edge_color="#333333", line_width=0.5,
+                       label=f"{name} ({materials[name]})")
+    p.add_text(f"{device.name}: mesh at the injector junction (nm): injector "
+               f"({materials['injector']}) above the channel ({materials['channel']})",
+               font_size=10)
+    if device.dimension == 3:
+        p.view_xz()
+    else:
+        p.view_xy()
+    p.enable_parallel_projection()
+    p.reset_camera()
+    p.camera.zoom(1.2)
+    p.show_axes()
+    return _screenshot(p, path)
+
+
 def field_pictures(out_dir, device: Device) -> list[Path]:
     """The PyVista pictures of a run folder (needs ``sweep.pvd`` and its VTU files):
     the mesh, |mu| and dM at the lowest frequency with fields, the phase of mu at the
@@ -112,6 +148,8 @@ def field_pictures(out_dir, device: Device) -> list[Path]:
     p.add_text(f"{device.name}: mesh, {grid.n_cells} elements shown (nm)", font_size=10)
     _view(p, three_d)
     files.append(_screenshot(p, out_dir / "mesh.png"))
+    if device.geometry == "nonlocal_spin_valve":
+        files.append(_junction_mesh(pv, grid, device, names, out_dir / "mesh_junction.png"))
 
     def clipped(g):
         return g.clip(normal="y", origin=g.center) if three_d else g

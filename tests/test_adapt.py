@@ -10,7 +10,6 @@ parts, and, for the spin valve, uniform gmsh meshes (``mesh_size_nm``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -228,27 +227,17 @@ def _adapt_vs_uniform(device, mesh_dir: Path, rel_error: float):
     return problem, n_adapt, Za, n_uni, Zu
 
 
-def test_nlsv_adapts_with_fewer_nodes_than_uniform(nlsv):
-    """To 1e-2 on Z of the detector at 1 GHz (CI-sized; the 1e-3 run is the slow test
-    below).  A uniform mesh with 3x the adaptive mesh's nodes still differs from the
-    adapted Z by more than 2e-2: since the adapted Z is within 1e-2 of the truth (the
-    estimate's effectivity is ~1 on the exact bars; the uniform P1 error of this device
-    decreases monotonically with h: 50 %, 17 %, 5 % at h = 8, 4, 2 nm), the uniform
-    mesh's own error exceeds 1e-2, so uniform refinement needs more than 3x the nodes
-    to reach it."""
-    device, tmp = nlsv
-    problem, n_adapt, Za, n_uni, Zu = _adapt_vs_uniform(device, tmp, 1e-2)
-    assert problem.error_estimate[1e9] <= 1e-2
-    assert n_uni >= 3 * n_adapt
-    assert abs(Zu - Za) / abs(Za) > 2e-2, (n_adapt, n_uni, Za, Zu)
-
-
-@pytest.mark.skipif(not os.environ.get("SPINFEM_SLOW"), reason="set SPINFEM_SLOW=1 (~15 min)")
-def test_nlsv_adapts_to_1e3_slow(nlsv):
-    """The brief's 1e-3 on Z (measured: 148k nodes after 13 steps, estimate 7.2e-4;
-    the uniform meshes of h = 8, 4, 2 nm have 6k, 23k, 90k nodes and errors of about
-    50 %, 17 %, 5 %)."""
+def test_nlsv_adapts_to_1e3_with_fewer_nodes_than_uniform(nlsv):
+    """To 1e-3 on Z of the detector at 1 GHz (measured: about 150k nodes after 13 steps,
+    3.5 minutes here).  A uniform mesh with 3x the adaptive mesh's nodes still differs
+    from the adapted Z by more than 2e-3: the adapted Z is within 1e-3 of the truth (the
+    estimate's effectivity is 0.87-1.00 on the exact bars and within 15% of the
+    Richardson-measured error on this device, see results/accuracy), so the uniform
+    mesh's own error exceeds 1e-3, and uniform refinement needs more than 3x the nodes
+    to reach it (the uniform P1 error of this device falls monotonically with h: 50 %,
+    17 %, 5 % at h = 8, 4, 2 nm)."""
     device, tmp = nlsv
     problem, n_adapt, Za, n_uni, Zu = _adapt_vs_uniform(device, tmp, 1e-3)
     assert problem.error_estimate[1e9] <= 1e-3
+    assert n_uni >= 3 * n_adapt
     assert abs(Zu - Za) / abs(Za) > 2e-3, (n_adapt, n_uni, Za, Zu)
