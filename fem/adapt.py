@@ -78,7 +78,7 @@ import scipy.sparse as sp
 
 from .device import Device
 from .errors import SpinfemError
-from .mesh import DeviceMesh, _barycentric, refine_device_mesh, same_topology
+from .mesh import DeviceMesh, _barycentric, refine_device_mesh
 from .solve import Problem, prepare, solver_settings
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,7 @@ def initial_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes",
     region, half its thinnest dimension, saved as ``<mesh_dir>/<name>_adapt0.msh``
     (structured stacks: ``mesh_size_nm`` = the thickest layer, so every layer gets the
     minimum of :data:`fem.mesh.MIN_ELEMENTS_PER_LAYER` elements)."""
-    from .mesh import device_scales
-    from .meshing import _check_names, _region_thinnest_nm, device_mesh, read_mesh
+    from .meshing import MeshSizing, _region_thinnest_nm, device_mesh
 
     if device.geometry == "mesh" or (size_nm is None and device.device.mesh_size_nm is not None):
         return device_mesh(device, f_Hz, mesh_dir)
@@ -124,16 +123,8 @@ def initial_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes",
         size = size_nm if size_nm is not None else max(_region_thinnest_nm(device).values())
         return device_mesh(coarse.with_params(**{"device.mesh_size_nm": float(size)}), f_Hz,
                            mesh_dir)
-    from .geometry import build_msh
-
     sizes = {r: 0.5 * t for r, t in _region_thinnest_nm(device).items()}
-    path = build_msh(coarse, sizes, Path(mesh_dir) / f"{coarse.name}.msh")
-    mesh = read_mesh(path, device.dimension)
-    _check_names(device, mesh, str(path))
-    scales = device_scales(device)
-    mesh = same_topology(mesh.scaled(1e-9 / scales.length_m), mesh)
-    return DeviceMesh(mesh=mesh, scales=scales, region_material=device.region_materials(),
-                      contacts={c: spec.at for c, spec in device.contacts.items()})
+    return device_mesh(coarse, f_Hz, mesh_dir, sizing=MeshSizing.uniform(sizes))
 
 
 def prolongation(fine: DeviceMesh, coarse: DeviceMesh, parent: np.ndarray
@@ -197,23 +188,19 @@ def estimate(device: Device, dmesh: DeviceMesh, contact: str, f_Hz) -> dict:
     fine_u, parent = refine_device_mesh(dmesh)
     fine = _direct(prepare(device, dmesh=fine_u))
     coarse = _direct(problem)
-    if contact not in device.contacts:
-        raise KeyError(f"no contact {contact!r}; contacts: {sorted(device.contacts)}")
     P, fine_at, coarse_at = prolongation(fine.dmesh, coarse.dmesh, parent)
-    bc, bf = coarse.blocks, fine.blocks
-    load_c, load_f = bc.contact_load(contact), bf.contact_load(contact)
-    l_c = (load_c / load_c.sum())[bc.free]
+    bf = fine.blocks
+    load_f = bf.contact_load(contact)
     l_f = (load_f / load_f.sum())[bf.free]
     b_f = fine.rhs()
-    current = sum((j * bc.contact_load(n).sum() for n, j in device.injections().items()), 0j)
-    current *= dmesh.scales.length_m ** (dmesh.dim - 1)
     out = {"problem": problem, "Z": {}, "J": {}, "eta": {}, "rel_estimate": {}, "indicators": {},
            "fine_nodes": int(fine.dmesh.mesh.nvertices)}
     n_elem = dmesh.mesh.nelements
     for f in np.atleast_1d(f_Hz):
         f = float(f)
         u_h, _ = coarse.solve_rhs(f, coarse.rhs())
-        J = complex(l_c @ u_h)
+        res = coarse.result(f, coarse.full(u_h))
+        J = res.contact_mean(contact)
         z_f, _ = fine.solve_rhs(f, l_f)
         Pu = (P @ coarse.full(u_h))[bf.free]
         r = b_f - bf.system(2.0 * np.pi * f) @ Pu
@@ -225,7 +212,7 @@ def estimate(device: Device, dmesh: DeviceMesh, contact: str, f_Hz) -> dict:
         nodal[bf.free] = r * w
         eta_K = _localize(nodal, fine.dmesh, parent, n_elem)
         eta = complex(eta_K.sum())
-        out["Z"][f] = J / current if current != 0 else complex(np.nan, np.nan)
+        out["Z"][f] = res.transfer(contact)
         out["eta"][f] = eta
         out["J"][f] = J
         out["rel_estimate"][f] = abs(eta) / (1.0 - SATURATION) / max(abs(J), 1e-300)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,9 +125,7 @@ def prepare_device(device: Device, *, mesh_dir: str | Path = "meshes",
     a = device.adapt
     problem = adapt(device, a.contact, a.rel_error, a.f_Hz, max_nodes=a.max_nodes,
                     mesh_dir=mesh_dir)
-    problem.solver = solver_settings(device, method, rel_tol)
-    problem._linear.clear()  # the adaptive loop's direct solvers are not the sweep's
-    return problem
+    return replace(problem, solver=solver_settings(device, method, rel_tol))
 
 
 def adapt_summary(problem: Problem) -> dict | None:

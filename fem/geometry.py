@@ -35,7 +35,7 @@ def _box_query(dim: int, lo, hi):
         lo[0] - TOL, lo[1] - TOL, lo[2] - TOL, hi[0] + TOL, hi[1] + TOL, hi[2] + TOL, dim)]
 
 
-def _stack_parts(device: Device, occ, dim: int):
+def _stack_parts(device: Device, occ, dim: int, sizing=None):
     edges = device.layer_edges_m() * 1e9
     w = device.device.width_nm
     h = device.device.height_nm if dim == 3 else 0.0
@@ -114,8 +114,6 @@ def pillar_layers_nm(device: Device, sizing) -> list[np.ndarray]:
     fine faces (interfaces and contact faces: ``h_f + (growth - 1)(d - h_f)``) and, in a
     deep layer, ``h0 exp(DECAY_GRADING d/ell)``; nodes sit at equal steps of
     ``int dz/h``."""
-    from .meshing import DECAY_GRADING
-
     edges = device.layer_edges_m() * 1e9
     names = device.layer_names()
     fine = []  # (z, size) of every fine plane
@@ -130,22 +128,15 @@ def pillar_layers_nm(device: Device, sizing) -> list[np.ndarray]:
     for k, name in enumerate(names):
         a, b = edges[k], edges[k + 1]
         z = np.linspace(a, b, 2001)
-        h = np.full(z.shape, sizing.bulk_nm[name])
-        near = [(zf, hf) for zf, hf in fine if a - 1e-9 <= zf <= b + 1e-9]
-        for zf, hf in near:
-            dist = np.abs(z - zf)
-            h = np.minimum(h, hf + (sizing.growth - 1.0) * np.maximum(dist - hf, 0.0))
-        if name in sizing.decay_nm and near:
-            h0, ell = sizing.decay_nm[name]
-            dist = np.min([np.abs(z - zf) for zf, _ in near], axis=0)
-            h = np.minimum(h, h0 * np.exp(DECAY_GRADING * dist / ell))
+        h = sizing.graded_nm(name, [(np.abs(z - zf), hf) for zf, hf in fine
+                                    if a - 1e-9 <= zf <= b + 1e-9], z.shape)
         s = np.concatenate([[0.0], np.cumsum(np.diff(z) * 0.5 * (1 / h[1:] + 1 / h[:-1]))])
         n = max(int(np.ceil(s[-1] - 1e-9)), 2)
         layers.append(np.interp(np.linspace(0.0, s[-1], n + 1), s, z))
     return layers
 
 
-def _nlsv_parts(device: Device, occ, dim: int):
+def _nlsv_parts(device: Device, occ, dim: int, sizing=None):
     ch, el = device.channel, device.electrodes
     L, w, t = ch.length_nm, ch.width_nm, ch.thickness_nm
     we, le, te, s = el.width_nm, el.length_nm, el.thickness_nm, el.spacing_nm
@@ -174,6 +165,8 @@ def _nlsv_parts(device: Device, occ, dim: int):
     return parts, ["channel", "injector", "detector"], faces
 
 
+#: geometry -> builder ``(device, occ, dim, sizing) -> (parts, region names, faces())``
+#: (only the pillar's extrusion reads the sizing; the others get it from size fields)
 BUILDERS: dict[str, Callable] = {
     "stack": _stack_parts,
     "pillar": _pillar_parts,
@@ -206,10 +199,7 @@ def build_msh(device: Device, sizing, path: str | Path) -> Path:
         gmsh.model.add(device.name)
         occ = gmsh.model.occ
         extruded = device.geometry == "pillar" and dim == 3
-        if extruded:
-            parts, names, faces = _pillar_parts(device, occ, dim, sizing)
-        else:
-            parts, names, faces = BUILDERS[device.geometry](device, occ, dim)
+        parts, names, faces = BUILDERS[device.geometry](device, occ, dim, sizing)
         if extruded:  # the layers share their faces by construction
             mapping = [[(dim, p)] for p in parts]
         elif len(parts) > 1:

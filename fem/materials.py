@@ -280,20 +280,21 @@ class Citation:
     status: str = "recalled"
     note: str = ""
 
-    def __str__(self) -> str:
+    def _where(self) -> str:
+        """``Journal volume, pages (year)``."""
         where = " ".join(x for x in (self.journal, self.volume) if x)
         where += f", {self.pages}" if self.pages else ""
+        return f"{where} ({self.year})"
+
+    def __str__(self) -> str:
         doi = f", doi:{self.doi}" if self.doi else ""
-        return f"{self.authors}, {where} ({self.year}){doi}"
+        return f"{self.authors}, {self._where()}{doi}"
 
     def short(self) -> str:
         """``First author et al., Journal volume, pages (year)``."""
         first = self.authors.split(",")[0].strip()
         many = "," in self.authors or " and " in self.authors
-        who = f"{first} et al." if many else first
-        where = " ".join(x for x in (self.journal, self.volume) if x)
-        where += f", {self.pages}" if self.pages else ""
-        return f"{who}, {where} ({self.year})"
+        return f"{f'{first} et al.' if many else first}, {self._where()}"
 
 
 @dataclass(frozen=True)

@@ -425,22 +425,3 @@ def refine_device_mesh(dmesh: DeviceMesh, marked: np.ndarray | None = None
     return DeviceMesh(mesh=new, scales=dmesh.scales, region_material=dict(dmesh.region_material),
                       contacts=dict(dmesh.contacts)), parent
 
-
-def facet_measures(mesh: skfem.Mesh, facets: np.ndarray) -> np.ndarray:
-    """Measure (length, area; 1 for a point) of facets."""
-    facets = np.asarray(facets)
-    d = mesh.dim()
-    if d == 1:
-        return np.ones(facets.size)
-    v = mesh.p[:, mesh.facets[:, facets]]  # (dim, d, n)
-    e = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))  # (n, dim, d - 1)
-    gram = np.einsum("nki,nkj->nij", e, e)
-    return np.sqrt(np.abs(np.linalg.det(gram))) / math.factorial(d - 1)
-
-
-def element_volumes(mesh: skfem.Mesh, elements: np.ndarray | None = None) -> np.ndarray:
-    """Volume (length, area) of elements (all by default)."""
-    t = mesh.t if elements is None else mesh.t[:, np.asarray(elements)]
-    v = mesh.p[:, t]
-    J = np.transpose(v[:, 1:, :] - v[:, :1, :], (2, 0, 1))
-    return np.abs(np.linalg.det(J)) / math.factorial(mesh.dim())

@@ -113,6 +113,21 @@ class MeshSizing:
     def graded(self) -> bool:
         return bool(self.interfaces_nm or self.faces_nm or self.decay_nm)
 
+    def graded_nm(self, region: str, features: list[tuple[np.ndarray, float]],
+                  shape: tuple = ()) -> np.ndarray:
+        """The size [nm] in ``region`` at points of the distances [nm] to its fine
+        features, each given with its fine size, ``[(distance, h_f), ...]``: the
+        smallest of the region's cap, the ramps ``h_f + (growth - 1)(d - h_f)`` and, in a
+        deep region, ``h0 exp(DECAY_GRADING d/ell)`` from the nearest feature."""
+        h = np.full(shape, self.bulk_nm[region])
+        for dist, hf in features:
+            h = np.minimum(h, hf + (self.growth - 1.0) * np.maximum(dist - hf, 0.0))
+        if region in self.decay_nm and features:
+            h0, ell = self.decay_nm[region]
+            nearest = np.min([dist for dist, _ in features], axis=0)
+            h = np.minimum(h, h0 * np.exp(DECAY_GRADING * nearest / ell))
+        return h
+
     def finest_nm(self) -> float:
         return min([*self.bulk_nm.values(), *self.interfaces_nm.values(),
                     *self.faces_nm.values()])

@@ -85,6 +85,16 @@ def _crop_nm(device: Device) -> float | None:
     return None
 
 
+def _add_regions(plotter, grid, names: list[str], materials: dict[str, str], **edges) -> None:
+    """Each region of ``grid`` in its colour with its element edges, labelled
+    ``name (material)`` for a legend."""
+    for i, name in enumerate(names):
+        part = grid.extract_cells(grid.cell_data["region"] == i)
+        if part.n_cells:
+            plotter.add_mesh(part, color=REGION_COLOURS[i % len(REGION_COLOURS)],
+                             show_edges=True, label=f"{name} ({materials[name]})", **edges)
+
+
 def _junction_mesh(pv, grid, device: Device, names: list[str], path: Path) -> Path:
     """The mesh around the injector's junction with the channel (a nonlocal spin valve's
     grading is invisible in the full view): a window 1.5 electrode widths wide, cut at
@@ -101,12 +111,7 @@ def _junction_mesh(pv, grid, device: Device, names: list[str], path: Path) -> Pa
         g = grid.clip_box([x0 - half, x0 + half, lo, hi, -big, big], invert=False)
     materials = device.region_materials()
     p = pv.Plotter(off_screen=True, window_size=(1400, 700))
-    for i, name in enumerate(names):
-        part = g.extract_cells(g.cell_data["region"] == i)
-        if part.n_cells:
-            p.add_mesh(part, color=REGION_COLOURS[i % len(REGION_COLOURS)], show_edges=True,
-                       edge_color="#333333", line_width=0.5,
-                       label=f"{name} ({materials[name]})")
+    _add_regions(p, g, names, materials, edge_color="#333333", line_width=0.5)
     p.add_text(f"{device.name}: mesh at the injector junction (nm): injector "
                f"({materials['injector']}) above the channel ({materials['channel']})",
                font_size=10)
@@ -138,12 +143,8 @@ def field_pictures(out_dir, device: Device) -> list[Path]:
     files = []
 
     p = pv.Plotter(off_screen=True, window_size=(1400, 700))
-    for i, name in enumerate(names):
-        part = grid.extract_cells(grid.cell_data["region"] == i)
-        if part.n_cells:
-            p.add_mesh(part, color=REGION_COLOURS[i % len(REGION_COLOURS)], show_edges=True,
-                       edge_color="#555555", line_width=0.2, edge_opacity=0.5,
-                       label=f"{name} ({materials[name]})")
+    _add_regions(p, grid, names, materials, edge_color="#555555", line_width=0.2,
+                 edge_opacity=0.5)
     p.add_legend(bcolor="white", face="rectangle", size=(0.22, 0.05 + 0.04 * len(names)))
     p.add_text(f"{device.name}: mesh, {grid.n_cells} elements shown (nm)", font_size=10)
     _view(p, three_d)

@@ -23,7 +23,7 @@ import numpy as np
 from .device import Device
 from .errors import DeviceError
 from .mesh import stack_spacing_m, transverse_elements
-from .meshing import DECAY_GRADING, MeshSizing, face_regions, mesh_sizing
+from .meshing import MeshSizing, face_regions, mesh_sizing
 
 #: nodes per h^d of a region's length/area/volume in an unstructured (gmsh) mesh
 NODES_PER_CELL = {2: 1.15, 3: 0.8}
@@ -133,11 +133,7 @@ def _graded_cells(device: Device, sizing: MeshSizing, extents) -> dict[str, floa
         h0 = min(fine[feature], H)
         depth = min(v for _, v in extents[region])
         s = np.linspace(0.0, depth, 2001)
-        h = np.minimum(H, h0 + (sizing.growth - 1.0) * np.maximum(s - h0, 0.0))
-        if region in sizing.decay_nm:
-            hd, ell = sizing.decay_nm[region]
-            h = np.minimum(h, hd * np.exp(DECAY_GRADING * s / ell))
-        h = np.maximum(h, h0)
+        h = np.maximum(sizing.graded_nm(region, [(s, h0)], s.shape), h0)
         y = h ** -d - H ** -d
         out[region] += measure * float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(s)))
     return out
