@@ -34,8 +34,9 @@ IDS = [f"{e.name}@{e.T_K:g}K" for e in ENTRIES]
 
 def test_library_covers_the_metals_of_spintronics():
     names = {e.name for e in ENTRIES}
-    assert {"Py", "Co", "Ni", "Fe", "CoFe", "Cu", "Ag", "Al", "Au", "Pt"} <= names
-    assert all(e.kind == "ferromagnet" for e in ENTRIES if e.name in {"Py", "Co", "Ni", "Fe"})
+    assert {"Py", "Co", "Ni", "Fe", "CoFe", "CoFeB", "Cu", "Ag", "Al", "Au", "Pt"} <= names
+    assert all(e.kind == "ferromagnet" for e in ENTRIES
+               if e.name in {"Py", "Co", "Ni", "Fe", "CoFe", "CoFeB"})
     assert all(e.kind == "normal_metal" for e in ENTRIES if e.name in {"Cu", "Ag", "Au", "Pt"})
 
 
@@ -125,6 +126,25 @@ def test_api_material_and_table():
         fem.material("Unobtainium")
     with pytest.raises(fem.DeviceError, match=r"T_K: Cu is in the library at T_K = \[4.2, 300.0\]"):
         fem.material("Cu", T_K=77)
+
+
+@pytest.mark.parametrize("name", ["Py", "Co", "Ni", "Fe", "CoFe", "CoFeB", "Cu", "Al", "Pt"])
+def test_room_temperature_entries_resolve_without_T_K(name):
+    """``fem.material(name)`` means room temperature: every ferromagnet of the library
+    (and the room-temperature normal metals) has a 300 K entry, found without ``T_K``."""
+    mat = fem.material(name)
+    assert mat.source.T_K == 300.0 and mat.source is library_entry(name, 300)
+    assert isinstance(mat, NormalMetal if name in {"Cu", "Al", "Pt"} else Ferromagnet)
+
+
+def test_extrapolated_entries_say_so():
+    """Entries whose numbers are not measured on one sample carry an "assumed" source and
+    a note that says what was done."""
+    for name in ("Ni", "Fe", "CoFe"):
+        e = library_entry(name)
+        assert e.sources["lambda_sf"].status == "assumed" and "EXTRAPOLATION" in e.note
+    cofeb = library_entry("CoFeB")
+    assert "TRANSVERSE" in cofeb.note and cofeb.sources["rho"].status == "assumed"
 
 
 def test_library_materials_survive_pickling():
