@@ -7,6 +7,7 @@ True
 
 from .device import Device, load_device, validate_device
 from .errors import DeviceError, MeshError, SolveError, SpinfemError
+from .fitting import FitResult, fit
 from .materials import Ferromagnet, NormalMetal, material, materials_table
 from .result import Result, Sample
 from .solve import Problem, prepare, solve
@@ -17,6 +18,7 @@ __all__ = [
     "Device",
     "DeviceError",
     "Ferromagnet",
+    "FitResult",
     "MeshError",
     "NormalMetal",
     "Problem",
@@ -26,6 +28,7 @@ __all__ = [
     "SpinfemError",
     "Sweep",
     "__version__",
+    "fit",
     "load_device",
     "material",
     "materials_table",

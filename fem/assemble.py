@@ -49,6 +49,11 @@ class Blocks:
         Indices of the free nodes (all but grounded ones).
     materials : dict[str, Material]
         The materials by name.
+    K_parts : dict[str, ndarray]
+        ``K`` split by coefficient, on ``pattern``: ``"sigma:<material>"`` (that
+        material's stiffness) and ``"G_s:<i>"`` (interface ``i`` of ``dmesh.interfaces``);
+        they sum to ``K``.  :meth:`with_coefficients` rescales them for new parameters
+        and :mod:`fem.sensitivity` differentiates through them.
     """
 
     dmesh: DeviceMesh
@@ -59,6 +64,7 @@ class Blocks:
     loads: dict[tuple[str, str], np.ndarray]
     free: np.ndarray
     materials: dict[str, Material]
+    K_parts: dict[str, np.ndarray] = field(default_factory=dict)
     _probes: dict = field(default_factory=dict, init=False, repr=False)
     _row_sums: list | None = field(default=None, init=False, repr=False)
 
@@ -121,6 +127,30 @@ class Blocks:
         for w, d in zip(weights, self.term_data()):
             data += w * (np.abs(d) if absolute else d)
         return data
+
+    def with_coefficients(self, materials: dict[str, Material],
+                          G_s: list[float] | None = None) -> Blocks:
+        """The blocks of the same mesh with other material parameters and interface
+        conductances ``G_s`` [m/s] (``dmesh.interfaces`` order): every block is linear in
+        its coefficient (``sigma`` in the stiffness, ``chi_m`` in the mass, ``G_s`` in an
+        interface term), so rescaling them equals assembling anew, without the mesh work."""
+        from dataclasses import replace
+
+        G_s = [itf.G_s for itf in self.dmesh.interfaces] if G_s is None else list(G_s)
+        if len(G_s) != len(self.dmesh.interfaces):
+            raise ValueError(f"{len(G_s)} conductances for {len(self.dmesh.interfaces)} "
+                             "interfaces")
+        old = self.materials
+        factor = {f"sigma:{m}": materials[m].sigma / old[m].sigma for m in old}
+        factor.update({f"G_s:{i}": g / itf.G_s
+                       for i, (g, itf) in enumerate(zip(G_s, self.dmesh.interfaces))})
+        parts = {k: factor[k] * v for k, v in self.K_parts.items()}
+        dmesh = replace(self.dmesh, interfaces=[
+            replace(itf, G_s=g) for g, itf in zip(G_s, self.dmesh.interfaces)])
+        dmesh._locator = self.dmesh._locator
+        return replace(self, dmesh=dmesh, K=sum(parts.values()), K_parts=parts,
+                       M={m: materials[m].chi_m / old[m].chi_m * v for m, v in self.M.items()},
+                       materials={m: materials[m] for m in old})
 
     def probe(self, points_m: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
         """``(elements, P)`` for points [m], shape ``(n, dim)``: the holding elements and
@@ -224,16 +254,19 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
     elem = element_type(mesh)
     scales = dmesh.scales
     n = mesh.nvertices
-    K = sp.csr_matrix((n, n))
+    Kp: dict[str, sp.csr_matrix] = {}
     M: dict[str, sp.csr_matrix] = {}
     for region, mat_name in dmesh.region_material.items():
         mat = materials[mat_name]
         Kr, Mr = p1_volume_blocks(mesh, np.asarray(mesh.subdomains[region]))
-        K = K + (mat.sigma / scales.diffusivity_m2_per_s) * Kr
+        Kr = (mat.sigma / scales.diffusivity_m2_per_s) * Kr
         Mr = mat.chi_m * Mr
+        key = f"sigma:{mat_name}"
+        Kp[key] = Kp[key] + Kr if key in Kp else Kr
         M[mat_name] = M[mat_name] + Mr if mat_name in M else Mr
-    for itf in dmesh.interfaces:
-        K = K + itf.G_s / (scales.length_m * scales.rate_per_s) * _interface_matrix(mesh, elem, itf)
+    for i, itf in enumerate(dmesh.interfaces):
+        Kp[f"G_s:{i}"] = itf.G_s / (scales.length_m * scales.rate_per_s) * \
+            _interface_matrix(mesh, elem, itf)
 
     loads, S = {}, {}
     for contact in dmesh.contacts:
@@ -255,17 +288,18 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
     def restrict(A):
         return A.tocsr()[free][:, free]
 
-    Kf = restrict(K)
+    Kf = {k: restrict(v) for k, v in Kp.items()}
     Mf = {k: restrict(v) for k, v in M.items()}
     Sf = {k: restrict(v) for k, v in S.items()}
-    pattern = abs(Kf)
-    for v in [*Mf.values(), *Sf.values()]:
+    pattern = sp.csr_matrix((free.size, free.size))
+    for v in [*Kf.values(), *Mf.values(), *Sf.values()]:
         pattern = pattern + abs(v)
     pattern = pattern.tocsr()
     pattern.sort_indices()
+    parts = {k: _aligned(pattern, v) for k, v in Kf.items()}
     return Blocks(
-        dmesh=dmesh, pattern=pattern, K=_aligned(pattern, Kf),
+        dmesh=dmesh, pattern=pattern, K=sum(parts.values()),
         M={k: _aligned(pattern, v) for k, v in Mf.items()},
         S={k: _aligned(pattern, v) for k, v in Sf.items()}, loads=loads, free=free,
-        materials={k: materials[k] for k in M},
+        materials={k: materials[k] for k in M}, K_parts=parts,
     )

@@ -269,6 +269,96 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
         typer.echo(f"{name}: {text} at {study.rel_error_goal:g}")
 
 
+def _param_option(text: str) -> tuple[str, tuple[float, float] | None]:
+    """``path`` or ``path=lower:upper``."""
+    from .errors import DeviceError
+
+    path, sep, rng = text.partition("=")
+    if not sep:
+        return path.strip(), None
+    try:
+        lo, hi = (float(v) for v in rng.split(":"))
+    except ValueError:
+        raise DeviceError(f"--param {text}", "bounds are written path=lower:upper, e.g. "
+                          "materials.Cu.tau_mL_s=1e-12:1e-10") from None
+    return path.strip(), (lo, hi)
+
+
+@app.command()
+@_guarded
+def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (starting values)")],
+        data_file: Annotated[Path, typer.Argument(
+            help="Measured data CSV: f_Hz, Z_re, Z_im [Z_re_err, Z_im_err] (or Z_abs "
+                 "[Z_abs_err]; or a geometry key column, one device per row)")],
+        param: Annotated[list[str], typer.Option(
+            help="A device key to fit, e.g. materials.Cu.tau_mL_s or "
+                 "interfaces.0.G_s_m_per_s, optionally with bounds: "
+                 "materials.Cu.tau_mL_s=1e-12:1e-10 (repeat for several)")],
+        contact: Annotated[str | None, typer.Option(
+            help="The contact the data measured [default: the detector]")] = None,
+        out: Annotated[Path | None, typer.Option(
+            help="Output folder [default: results/<name>/fit]")] = None,
+        mesh_dir: Annotated[Path, typer.Option(help="Where gmsh meshes go")] = Path("meshes"),
+        max_evaluations: Annotated[int, typer.Option(
+            help="Model evaluations the optimizer may use")] = 60,
+        model_error: Annotated[float, typer.Option(
+            help="Relative uncertainty of the model's Z (its discretization error, e.g. "
+                 "from spinfem accuracy), added in quadrature to the data's errors")] = 0.0,
+        ) -> None:
+    """Fit device parameters to a measured transfer function Z (least squares in log
+    space, adjoint gradients): values, standard errors, correlations, chi^2/dof and a
+    picture of data against fit."""
+    import warnings
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .atomic import remove_empty, writable_folder
+    from .device import load_device
+    from .fit_data import read_fit_data
+    from .fit_output import write_fit
+    from .fitting import IdentifiabilityWarning
+    from .fitting import fit as run_fit
+
+    console = Console(stderr=True)
+    created = []
+    try:
+        dev = load_device(device_file)
+        data = read_fit_data(data_file)
+        parsed = [_param_option(p) for p in param]
+        bounds = {p: b for p, b in parsed if b is not None}
+        out_dir = out if out is not None else Path("results") / dev.name / "fit"
+        created = writable_folder(out_dir)
+        with console.status(f"fitting {dev.name} ...", spinner="dots") as status, \
+                warnings.catch_warnings(record=True):
+            warnings.simplefilter("ignore", IdentifiabilityWarning)  # printed below
+            result = run_fit(
+                dev, data, [p for p, _ in parsed], bounds=bounds, contact=contact,
+                mesh_dir=mesh_dir, max_evaluations=max_evaluations, model_error=model_error,
+                callback=lambda i, v, c: status.update(
+                    f"fitting {dev.name}: evaluation {i}, chi^2/2 = {c:.6g}"))
+            files = write_fit(result, out_dir)
+    except SpinfemError as err:
+        remove_empty(created)
+        _fail(err)
+    table = Table(title=f"{dev.name}: fit of {'|Z|' if data.magnitude else 'Z'}"
+                        f"({result.contact}) to {data_file} ({data.n_points} points)")
+    for col in ("parameter", "start", "fitted", "std. error", "rel."):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for p, v, se in result.table():
+        rel = f"{100 * se / v:.2g}%" if se != float("inf") else "undetermined"
+        table.add_row(p, f"{result.initial[p]:.4g}", f"{v:.6g}", f"{se:.2g}", rel)
+    Console().print(table)
+    chi = result.chi2_per_dof
+    typer.echo(f"chi^2/dof = {chi:.3f}" if chi == chi else
+               "chi^2/dof: n/a (the data carry no errors; errors estimated from the scatter)")
+    typer.echo(f"{result.evaluations} model evaluations; {result.message}")
+    for note in result.warnings:
+        typer.echo(f"warning: {note}")
+    for f in files:
+        typer.echo(f"wrote {f}")
+
+
 @app.command()
 @_guarded
 def figures(out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/figures")

@@ -14,12 +14,12 @@ import fem
 
 LAYERS = {
     "errors": 0, "units": 0, "analytic": 0, "version": 0, "atomic": 0,
-    "materials": 1, "specs": 1, "device": 1,
+    "materials": 1, "specs": 1, "device": 1, "fit_data": 1,
     "geometry": 2, "mesh": 2, "meshing": 2, "interfaces": 2, "axis": 2, "resources": 2,
     "preflight": 2,
     "forms": 3, "assemble": 3, "transient": 3, "linear": 3, "reduced": 3,
-    "solve": 4, "result": 4, "fields": 4, "verify": 4, "sweep": 4,
-    "adapt": 5, "accuracy": 5,
+    "solve": 4, "result": 4, "fields": 4, "verify": 4, "sweep": 4, "sensitivity": 4,
+    "adapt": 5, "accuracy": 5, "fitting": 5, "fit_output": 5,
     "export": 5, "plot": 5, "figures": 5, "vtu": 5, "render": 5, "bench": 5,
     "api": 6, "cli": 6,
 }
