@@ -5,14 +5,15 @@
 True
 """
 
-from .device import Device, load_device, validate_device
-from .errors import DeviceError, MeshError, SolveError, SpinfemError
-from .fitting import FitResult, fit
-from .materials import Ferromagnet, NormalMetal, material, materials_table
-from .result import Result, Sample
-from .solve import Problem, prepare, solve
-from .sweep import Sweep, open_netcdf, sweep
-from .version import __version__
+from .core.errors import DeviceError, MeshError, SolveError, SpinfemError
+from .core.version import __version__
+from .model.device import Device, load_device, validate_device
+from .model.materials import Ferromagnet, NormalMetal, material, materials_table
+from .solvers.result import Result, Sample
+from .solvers.solve import Problem, prepare, solve
+from .solvers.sweep import Sweep, open_netcdf, sweep
+from .studies.adapt import adapt
+from .studies.fitting import FitResult, fit
 
 __all__ = [
     "Device",
@@ -28,6 +29,7 @@ __all__ = [
     "SpinfemError",
     "Sweep",
     "__version__",
+    "adapt",
     "fit",
     "load_device",
     "material",

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analytic
-from .axis import device_axis
-from .device import Device
-from .errors import SpinfemError
-from .export import (
+from .core import analytic
+from .core.errors import SpinfemError
+from .core.units import to_si
+from .discretize.axis import device_axis
+from .discretize.meshing import mesh_statistics
+from .model.device import Device
+from .output.export import (
     CsvAppender,
     complex_columns,
     complex_values,
@@ -27,13 +29,11 @@ from .export import (
     remove_partial,
     write_text,
 )
-from .meshing import mesh_statistics
-from .result import Result, transfer_unit
-from .solve import Problem, prepare, solver_settings
-from .sweep import Sweep, contact_signals
-from .units import to_si
-from .verify import decay_constant_from_field
-from .vtu import PVDWriter
+from .output.vtu import PVDWriter
+from .solvers.result import Result, transfer_unit
+from .solvers.solve import Problem, prepare, solver_settings
+from .solvers.sweep import Sweep, contact_signals
+from .solvers.verify import decay_constant_from_field
 
 #: the files of a run, as ``spinfem plot`` finds them
 SWEEP_CSV, PROFILES_CSV, DECAY_CSV = "sweep.csv", "profiles.csv", "decay_lengths.csv"
@@ -113,13 +113,13 @@ def prepare_device(device: Device, *, mesh_dir: str | Path = "meshes",
                    method: str | None = None, rel_tol: float | None = None,
                    allow_large: bool = False) -> Problem:
     """Mesh and assemble a device for its sweep: on the default mesh, or, with an
-    ``[adapt]`` table, on the mesh :func:`fem.adapt.adapt` refines until the estimated
+    ``[adapt]`` table, on the mesh :func:`fem.studies.adapt.adapt` refines until the estimated
     relative error of that contact's ``Z`` is below ``rel_error``."""
     if device.adapt is None:
         return prepare(device, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
                        allow_large=allow_large)
-    from .adapt import adapt
-    from .resources import check_resources
+    from .discretize.resources import check_resources
+    from .studies.adapt import adapt
 
     check_resources(device, allow_large)
     a = device.adapt
@@ -175,7 +175,7 @@ def decay_rows(res: Result, device: Device) -> list[list]:
     return rows
 
 
-#: every file a run writes (the pictures of fem.plot.make_all among them)
+#: every file a run writes (the pictures of fem.output.plot.make_all among them)
 OUTPUTS = (RUN_JSON, "sweep.pvd", SWEEP_CSV, PROFILES_CSV, DECAY_CSV, "summary.json", "device.json",
            "mu_profile.png", "decay_length.png", "Z_bode.png", "error_bound.png", "mesh.png",
            "mesh_junction.png",
@@ -257,13 +257,13 @@ def run_device(device: Device, out_dir: str | Path,
     * ``decay_lengths.csv`` -- decay length and wavelength [m], FEM and exact;
     * ``summary.json`` -- device file hash and resolved copy, solver settings,
       mesh statistics, timings, version; ``device.json`` -- the resolved device;
-    * the pictures of :func:`fem.plot.make_all` (unless ``plots=False``);
+    * the pictures of :func:`fem.output.plot.make_all` (unless ``plots=False``);
     * ``run.json`` -- written first: the device file's hash, for ``resume``.
 
     With ``resume=True``, a run stopped part-way in ``out_dir`` (of the same device file)
     is finished: only the frequencies without a ``sweep.csv`` row are solved.
     """
-    from .version import __version__
+    from .core.version import __version__
 
     out_dir = Path(out_dir)
     freqs = device.f_Hz()
@@ -354,7 +354,7 @@ def run_device(device: Device, out_dir: str | Path,
     }
     files.append(write_text(out_dir / "summary.json", json.dumps(summary, indent=2)))
     if plots:
-        from . import plot
+        from .output import plot
 
         files += plot.make_all(out_dir)
     return RunOutput(out_dir=out_dir, files=files)

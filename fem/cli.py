@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .errors import SpinfemError
+from .core.errors import SpinfemError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Finite elements for longitudinal spin accumulation and spin diffusion.")
@@ -65,8 +65,8 @@ def check(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
                    "or very many frequencies")] = False) -> None:
     """Validate a device file: everything a run checks before solving (the schema, the
     rules, the resources it needs, a user mesh); nothing is solved or written."""
-    from .device import load_device
-    from .preflight import preflight
+    from .discretize.preflight import preflight
+    from .model.device import load_device
 
     try:
         dev = load_device(device_file)
@@ -115,8 +115,8 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
     )
 
     from .api import prepare_device, run_device
-    from .atomic import remove_empty, writable_folder
-    from .device import load_device
+    from .core.atomic import remove_empty, writable_folder
+    from .model.device import load_device
 
     _terminate_cleanly()
     console = Console(stderr=True)
@@ -151,7 +151,7 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
                 scheduler=scheduler, parallel=False if serial else "auto", plots=False,
                 status=lambda text: progress.update(task, description=text), resume=resume)
         with console.status("rendering pictures ...", spinner="dots"):
-            from .plot import make_all
+            from .output.plot import make_all
 
             output.files += make_all(out_dir)
     except SpinfemError as err:
@@ -161,7 +161,7 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         remove_empty(created)
         _fail(SpinfemError(f"{err.filename or out_dir}: {err.strerror or err}"))
     except KeyboardInterrupt:
-        from .export import remove_partial
+        from .output.export import remove_partial
 
         if out_dir is not None and out_dir.exists():
             remove_partial(out_dir)  # finished files stay; half-written ones go
@@ -177,7 +177,7 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
 def plot(run_dir: Annotated[Path, typer.Argument(help="A run's output folder, e.g. "
                                                  "results/<device>")]) -> None:
     """Remake a run's pictures from its saved files, without solving."""
-    from .plot import make_all
+    from .output.plot import make_all
 
     if not (run_dir / "device.json").exists():
         _fail(SpinfemError(f"{run_dir}: no device.json: not the output folder of a run"))
@@ -212,8 +212,8 @@ def bench(device_file: Annotated[Path, typer.Argument(help="Device TOML file")] 
           ) -> None:
     """Time meshing, forming A(omega), solving, sampling and sweeping (ratios in one run);
     with --sizes, SuperLU, AMG-GMRES and the reduced sweep at several mesh sizes."""
-    from .bench import run_benchmark, run_scaling
-    from .device import load_device
+    from .model.device import load_device
+    from .studies.bench import run_benchmark, run_scaling
 
     try:
         if sizes is not None:
@@ -245,8 +245,8 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
                  "results/accuracy")) -> None:
     """Error of Z against nodes on uniform, graded and adaptive meshes (with the adaptive
     loop's own estimate), against a Richardson-extrapolated reference."""
-    from .accuracy import accuracy_study, write_study
-    from .device import load_device
+    from .model.device import load_device
+    from .studies.accuracy import accuracy_study, write_study
 
     try:
         dev = load_device(device_file)
@@ -271,7 +271,7 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
 
 def _param_option(text: str) -> tuple[str, tuple[float, float] | None]:
     """``path`` or ``path=lower:upper``."""
-    from .errors import DeviceError
+    from .core.errors import DeviceError
 
     path, sep, rng = text.partition("=")
     if not sep:
@@ -313,12 +313,12 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
     from rich.console import Console
     from rich.table import Table
 
-    from .atomic import remove_empty, writable_folder
-    from .device import load_device
-    from .fit_data import read_fit_data
-    from .fit_output import write_fit
-    from .fitting import IdentifiabilityWarning
-    from .fitting import fit as run_fit
+    from .core.atomic import remove_empty, writable_folder
+    from .model.device import load_device
+    from .model.fit_data import read_fit_data
+    from .output.fit_output import write_fit
+    from .studies.fitting import IdentifiabilityWarning
+    from .studies.fitting import fit as run_fit
 
     console = Console(stderr=True)
     created = []
@@ -363,8 +363,8 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
 @_guarded
 def figures(out: Annotated[Path, typer.Option(help="Output folder")] = Path("results/figures")
             ) -> None:
-    """Reproduce the paper's Figs. 2-5 from the exact dispersion (fem.analytic)."""
-    from .figures import make_figures
+    """Reproduce the paper's Figs. 2-5 from the exact dispersion (fem.core.analytic)."""
+    from .output.figures import make_figures
 
     for f in make_figures(out):
         typer.echo(f"wrote {f}")

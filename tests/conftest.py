@@ -33,8 +33,8 @@ def stack(layers, materials, *, dimension=1, far_end="insulating", f_Hz=(1e9,), 
 
 
 def exact_bar(device, f_Hz, G_s=None):
-    """The exact layered-bar solution of a stack device (fem.analytic.LayeredBar)."""
-    from fem import analytic
+    """The exact layered-bar solution of a stack device (fem.core.analytic.LayeredBar)."""
+    from fem.core import analytic
 
     omega = 2 * np.pi * f_Hz
     layers = []
@@ -80,7 +80,7 @@ def pytest_sessionfinish(session, exitstatus):
     out = os.environ.get("SPINFEM_RATES_OUT")
     if not out or not _RATES or exitstatus != 0:
         return
-    from fem.export import write_text
+    from fem.output.export import write_text
 
     lines = ["| case | dim | far end | f [Hz] | L2 rate | H1 rate | L2 error (finest) |",
              "|---|---|---|---|---|---|---|"]

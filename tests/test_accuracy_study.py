@@ -1,6 +1,6 @@
 """spinfem accuracy: uniform, graded and adaptive meshes against a reference.
 
-Oracle: the exact layered bar (fem.analytic.LayeredBar) of a 2D gmsh F/N stack with a
+Oracle: the exact layered bar (fem.core.analytic.LayeredBar) of a 2D gmsh F/N stack with a
 lead, so the study's own reference (Richardson on its graded meshes) is checked too.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import exact_bar, spinfem, stack
 
-from fem.accuracy import accuracy_study, write_study
+from fem.studies.accuracy import accuracy_study, write_study
 
 F_HZ = 1e9
 

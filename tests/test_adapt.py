@@ -1,9 +1,9 @@
-"""Goal-oriented adaptivity (fem.adapt): the dual-weighted residual estimate of a
+"""Goal-oriented adaptivity (fem.studies.adapt): the dual-weighted residual estimate of a
 contact's Z against exact layered bars, the adaptive loop reaching its tolerance,
 named boundaries and regions carried through refinement, and a 2D lateral spin valve
 adapted with fewer nodes than a uniform mesh of the same accuracy.
 
-Oracles: fem.analytic.LayeredBar (exact F|G_s|N bar ending in a lead; the contact
+Oracles: fem.core.analytic.LayeredBar (exact F|G_s|N bar ending in a lead; the contact
 mean over the top face is its exact integral), exact areas and volumes of the mesh
 parts, and, for the spin valve, uniform gmsh meshes (``mesh_size_nm``).
 """
@@ -19,10 +19,10 @@ import skfem
 from conftest import CU, PY_LATTICE, exact_bar, stack
 
 import fem
-from fem.adapt import AdaptError, adapt, default_frequencies, estimate
-from fem.assemble import p1_volume_blocks
-from fem.mesh import DeviceMesh, refine_device_mesh, stack_mesh
-from fem.units import Scales
+from fem.core.units import Scales
+from fem.discretize.mesh import DeviceMesh, refine_device_mesh, stack_mesh
+from fem.solvers.assemble import p1_volume_blocks
+from fem.studies.adapt import AdaptError, adapt, default_frequencies, estimate
 
 
 def facet_measures(mesh: skfem.Mesh, facets: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""fem.analytic and the derived material quantities, each against an independent oracle.
+"""fem.core.analytic and the derived material quantities, each against an independent oracle.
 
 Oracles: numpy eigenvalues of eq. (33)'s matrix (built here from the paper,
 independently of ``minus_gamma_matrix``), the paper's printed eqs. (41)-(43),
@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fem
-from fem import analytic as an
-from fem.materials import Ferromagnet, NormalMetal
+from fem.core import analytic as an
+from fem.model.materials import Ferromagnet, NormalMetal
 
 EPS = np.finfo(float).eps
 XIS = (0.01, 0.1, 0.3, 0.9, 1.0)

@@ -1,4 +1,4 @@
-"""The 1D network model of a lateral nonlocal spin valve (fem.analytic), each
+"""The 1D network model of a lateral nonlocal spin valve (fem.core.analytic), each
 result against an independent oracle.
 
 Oracles: the defining conditions of the network checked pointwise (current
@@ -7,7 +7,7 @@ finite differences in every branch); a closed form derived separately (Norton
 sources + the infinite channel's Green function, :func:`nlsv_closed_form`)
 against the linear system of :class:`NonlocalSpinValve1D`; a brute-force 1D P1
 finite-element solve on the graph (written here, sharing no code with
-``fem.analytic``) with its measured h^2 convergence and Richardson
+``fem.core.analytic``) with its measured h^2 convergence and Richardson
 extrapolation; limits whose error is shown to fall at the expected rate
 (``np.polyfit`` slope over >= 4 points); and textbook special cases
 (a floating electrode is an insulated bar, a non-relaxing electrode a lossless
@@ -29,7 +29,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import fem
-from fem import analytic as an
+from fem.core import analytic as an
 
 CU = fem.NormalMetal(chi_m=0.05, D_m=1e-2, tau_mL=1e-11)
 PY = fem.Ferromagnet(chi_M=1.0, chi_m=0.3, D_m=2.5e-3, tau_mM=1e-13, tau_ML=1e-9, tau_mL=5e-12)

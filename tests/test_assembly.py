@@ -1,5 +1,5 @@
 """The chunked closed-form P1 volume assembly equals scikit-fem's ``asm`` of the weak
-forms in fem.forms (the oracle: skfem's quadrature is exact for P1 stiffness and mass)."""
+forms in fem.solvers.forms (the oracle: skfem's quadrature is exact for P1 stiffness and mass)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import skfem
 from skfem import Basis, asm
 
-import fem.assemble as assemble
-from fem.forms import mass, stiffness
-from fem.mesh import element_type
+import fem.solvers.assemble as assemble
+from fem.discretize.mesh import element_type
+from fem.solvers.forms import mass, stiffness
 
 
 def meshes():

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import fem
-from fem.bench import run_benchmark
+from fem.studies.bench import run_benchmark
 
 ROOT = Path(__file__).parents[1]
 
@@ -25,7 +25,7 @@ def test_benchmark_writes_timings(tmp_path):
 def test_scaling_benchmark_smoke(tmp_path):
     """CI runs the scaling benchmark at a tiny size only: every path is timed, the
     reduced sweep's Z and fields agree with full solves to its certified 1e-6."""
-    from fem.bench import run_scaling
+    from fem.studies.bench import run_scaling
 
     js, md = run_scaling([40.0], tmp_path, n_frequencies=12, mesh_dir=tmp_path)
     [row] = json.loads(js.read_text())["sizes"]

@@ -95,13 +95,13 @@ def test_internal_error_one_line_exit_1(monkeypatch, debug):
     traceback."""
     from typer.testing import CliRunner
 
-    import fem.device
+    import fem.model.device
     from fem.cli import app
 
     def broken(path):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(fem.device, "load_device", broken)
+    monkeypatch.setattr(fem.model.device, "load_device", broken)
     args = (["--debug"] if debug else []) + ["check", str(DEVICES / "py_bar.toml")]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 1

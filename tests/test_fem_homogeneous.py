@@ -1,4 +1,5 @@
-"""Homogeneous F and N bars in 1D, 2D, 3D against the exact solution (fem.analytic.homogeneous_bar).
+"""Homogeneous F and N bars in 1D, 2D, 3D against the exact solution
+(fem.core.analytic.homogeneous_bar).
 
 Oracle: ``mu(x) = j cosh(q(L-x)) / (sigma q sinh(qL))`` (insulating far end) or
 ``j sinh(q(L-x)) / (sigma q cosh(qL))`` (grounded), with ``q(omega)`` from
@@ -14,9 +15,9 @@ import pytest
 from conftest import CU, PY, PY_LATTICE, stack
 
 import fem
-from fem import analytic
-from fem.mesh import stack_mesh
-from fem.verify import decay_constant_from_field, error_norms, fitted_rate
+from fem.core import analytic
+from fem.discretize.mesh import stack_mesh
+from fem.solvers.verify import decay_constant_from_field, error_norms, fitted_rate
 
 N_ELEMENTS = (20, 40, 80)  # along x: |q| h = 0.2, 0.1, 0.05
 # The bar is L/20 wide (and high) with n/20 elements across y, z: cubes refined
@@ -56,7 +57,7 @@ def test_homogeneous_bar(label, spec, f_Hz, dim, far_end, record_rates):
     q = mat.q(omega)
     j = device.contacts["injector"].j_in
     exact = analytic.LayeredBar([(L, mat.sigma, q)], j, far_end=far_end)
-    # the layered solver with one layer is the closed form of fem.analytic.homogeneous_bar
+    # the layered solver with one layer is the closed form of fem.core.analytic.homogeneous_bar
     xs = np.linspace(0, L, 7)
     closed = analytic.homogeneous_bar(xs, length=L, sigma=mat.sigma, q=q, j_in=j, far_end=far_end)
     assert np.allclose(exact.mu(xs), closed, rtol=1e-12)

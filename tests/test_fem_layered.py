@@ -1,6 +1,6 @@
 """F/N and F/N/F stacks with transparent interfaces against the exact layered bar.
 
-Oracle: fem.analytic.LayeredBar (each layer ``A exp(-q s) + B exp(-q(d - s))``,
+Oracle: fem.core.analytic.LayeredBar (each layer ``A exp(-q s) + B exp(-q(d - s))``,
 injection flux, continuity of mu and sigma mu' at the interfaces, far-end
 condition).  Meshes are uniform along x with nodes on every interface, refined
 together across y and z (aspect ratio fixed) so the P1 rates are measured.
@@ -13,8 +13,8 @@ import pytest
 from conftest import CU, PY_LATTICE, exact_bar, stack
 
 import fem
-from fem.mesh import stack_mesh
-from fem.verify import error_norms, fitted_rate
+from fem.discretize.mesh import stack_mesh
+from fem.solvers.verify import error_norms, fitted_rate
 
 H_NM = (4.0, 2.0, 1.0)
 STACKS = {

@@ -1,4 +1,4 @@
-"""fem.figures: the PNGs are written, and the plotted curves obey the paper's limits.
+"""fem.output.figures: the PNGs are written, and the plotted curves obey the paper's limits.
 
 Oracles: eq. (37) (``gamma+ -> r``, ``gamma- -> xi D_m k^2`` as ``k -> 0``), the
 ``k -> infinity`` slow rate ``w_M + xi (r - w_M)``, and eq. (43)
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fem import figures
+from fem.output import figures
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAMES = ["fig2_rates_no_lattice.png", "fig3_rates_lattice_xi0.01.png",

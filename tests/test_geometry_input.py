@@ -100,7 +100,7 @@ def test_not_utf8_and_unwritable_output(tmp_path):
 
 
 def test_volume_mesh_read_as_2d(tmp_path):
-    from fem.meshing import read_mesh
+    from fem.discretize.meshing import read_mesh
 
     dev = fem.load_device(ROOT / "devices" / "pillar_py_cu_py.toml").with_params(
         **{"device.mesh_size_nm": 8.0})

@@ -1,7 +1,7 @@
 """gmsh meshes of stacks against the exact layered bar, with and without interface
 spin conductance, and the non-reflecting lead.
 
-Oracles: fem.analytic.LayeredBar (transparent or G_s interfaces) and the semi-infinite
+Oracles: fem.core.analytic.LayeredBar (transparent or G_s interfaces) and the semi-infinite
 bar ``mu = j exp(-q x)/(sigma q)``.
 """
 
@@ -12,8 +12,8 @@ import pytest
 from conftest import CU, PY_LATTICE, exact_bar, stack
 
 import fem
-from fem.meshing import device_mesh
-from fem.verify import error_norms, fitted_rate, mean_edge_length_m
+from fem.discretize.meshing import device_mesh
+from fem.solvers.verify import error_norms, fitted_rate, mean_edge_length_m
 
 MATERIALS = {"Py": PY_LATTICE, "Cu": CU}
 LAYERS = [("Py", 20.0), ("Cu", 100.0)]

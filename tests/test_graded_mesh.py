@@ -1,4 +1,4 @@
-"""Graded gmsh meshes (fem.meshing.mesh_sizing) on a realistic lateral spin valve.
+"""Graded gmsh meshes (fem.discretize.meshing.mesh_sizing) on a realistic lateral spin valve.
 
 The device: a 2D (x-z) Py/Cu nonlocal spin valve with measured-like parameters,
 Py lambda_sf ~ 5 nm, Cu lambda_sf ~ 350 nm (310 nm at 10 GHz), resistivities 250 and
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import fem
-from fem.meshing import device_mesh, mesh_sizing
+from fem.discretize.meshing import device_mesh, mesh_sizing
 
 PY = {"kind": "ferromagnet", "chi_M": 5.67e-4, "chi_m": 1.7e-4, "D_m_m2_per_s": 1.0e-4,
       "tau_mM_s": 1.0e-13, "tau_ML_s": 1.0e-9, "tau_mL_s": 2.5e-13}
@@ -88,7 +88,7 @@ def graded(tmp_path_factory):
 
 def test_sizing_from_physics():
     s = mesh_sizing(device(), F_HZ)
-    ell_py = 1e9 * fem.mesh.field_length_m(device(), "Py", F_HZ)  # ~5.0 nm
+    ell_py = 1e9 * fem.discretize.mesh.field_length_m(device(), "Py", F_HZ)  # ~5.0 nm
     assert 4.9 < ell_py < 5.1
     fine = ell_py / 8
     assert s.interfaces_nm == pytest.approx({"channel|detector": fine, "channel|injector": fine})

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import skfem
 
-from fem.mesh import LOCATE_NEAREST_MAX, DeviceMesh
-from fem.units import Scales
+from fem.core.units import Scales
+from fem.discretize.mesh import LOCATE_NEAREST_MAX, DeviceMesh
 
 
 def _graded_mesh() -> DeviceMesh:

@@ -16,8 +16,8 @@ import pytest
 from conftest import stack
 
 import fem
-from fem import analytic
-from fem.materials import (
+from fem.core import analytic
+from fem.model.materials import (
     E_CHARGE,
     MU0,
     MU_B,
@@ -87,7 +87,7 @@ def _bar_impedance(name: str, T_K: float) -> float:
     lam_nm = entry.lambda_sf_m * 1e9
     device = stack([(name, 10 * lam_nm)], {name: {"preset": name, "T_K": T_K}},
                    far_end="lead", f_Hz=[1.0])
-    from fem.mesh import stack_mesh
+    from fem.discretize.mesh import stack_mesh
 
     dmesh = stack_mesh(device, [1.0], h_x_m=entry.lambda_sf_m / 200)
     res = fem.prepare(device, [1.0], dmesh=dmesh).solve(1.0)

@@ -1,6 +1,6 @@
 """Nonlocal spin valves in the thin-channel limit against 1D models.
 
-Oracles (fem.analytic): an infinite channel with a point injection,
+Oracles (fem.core.analytic): an infinite channel with a point injection,
 ``mu_det = I_in exp(-q L) / (2 sigma q A_ch)``, and the 1D network model
 ``nlsv_network`` (channel a line with semi-infinite ends, each electrode a
 vertical segment joined at one node, G_s junctions).  Every length of the
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import fem
-from fem import analytic
-from fem.verify import fitted_rate
+from fem.core import analytic
+from fem.solvers.verify import fitted_rate
 
 N = {"kind": "normal_metal", "chi_m": 0.05, "D_m_m2_per_s": 1e-2, "tau_mL_s": 1e-10}
 PY = {"kind": "ferromagnet", "chi_M": 1.0, "chi_m": 0.3, "D_m_m2_per_s": 2.5e-3,
@@ -111,8 +111,8 @@ def test_thin_py_pillars_approach_network_model(dim, f_Hz, G_s, tmp_path):
 
 @pytest.mark.parametrize("dim", [2, 3])
 def test_nlsv_names_survive_into_skfem(dim, tmp_path):
-    from fem.device import NLSV_FACES
-    from fem.meshing import device_mesh
+    from fem.discretize.meshing import device_mesh
+    from fem.model.device import NLSV_FACES
 
     dev = nlsv(dim, 40.0, 1e9, "Py")
     dm = device_mesh(dev, [1e9], tmp_path)

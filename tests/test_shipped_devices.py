@@ -9,7 +9,7 @@ import pytest
 from conftest import exact_bar
 
 import fem
-from fem import analytic
+from fem.core import analytic
 
 DEVICES = Path(__file__).parents[1] / "devices"
 

@@ -2,7 +2,7 @@
 exact layered bar, the reduced basis' certified bound against full solves at every
 frequency, the hard cases of the iterative solver, ``method = "auto"`` and failures.
 
-Oracles: fem.analytic.LayeredBar (exact F/N bar with a G_s interface and a lead), and
+Oracles: fem.core.analytic.LayeredBar (exact F/N bar with a G_s interface and a lead), and
 SuperLU's direct solve (relative residual ~1e-15) as the reference for the iterative and
 reduced solutions.
 """
@@ -17,8 +17,8 @@ import pytest
 from conftest import CU, PY_LATTICE, assert_bad_input, exact_bar, spinfem, stack
 
 import fem
-from fem.linear import auto_method, sector_alpha
-from fem.solve import solver_settings
+from fem.solvers.linear import auto_method, sector_alpha
+from fem.solvers.solve import solver_settings
 
 DEVICES = Path(__file__).parents[1] / "devices"
 
@@ -254,7 +254,7 @@ def test_summary_and_csv_record_the_solver(tmp_path):
     assert summary["solver"]["settings"]["rel_tol"] == 1e-6
     solved = [x for step in rb["greedy_steps"] for x in step["solved"]]
     assert len(solved) == rb["full_solves"] and all(x["rel_residual"] < 1e-10 for x in solved)
-    from fem.plot import make_all
+    from fem.output.plot import make_all
 
     assert out.out_dir / "error_bound.png" in make_all(out.out_dir)
     rows = list(csv.DictReader((out.out_dir / "sweep.csv").open()))

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import fem
-from fem import analytic
 from fem.api import run_device
+from fem.core import analytic
 
 ROOT = Path(__file__).parents[1]
 

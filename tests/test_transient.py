@@ -1,4 +1,4 @@
-"""Time domain: modal rates and relaxation of a homogeneous F bar (fem.transient).
+"""Time domain: modal rates and relaxation of a homogeneous F bar (fem.solvers.transient).
 
 Oracles (eqs. (37)-(39) of Saslow, Sun and Xu 2021): the modes ``cos(n pi x/L)`` of a bar
 with insulating ends decay at ``gamma+-(k_n)`` of eq. (39), ``k_n = n pi/L``;
@@ -6,7 +6,7 @@ a smooth total-magnetization profile relaxes at ``gamma-`` which tends to
 ``xi D_m k^2`` for ``k << k_M`` (eq. 37); without lattice decay the integral
 of ``dM + dm`` is conserved.  On a uniform P1 mesh the nodal cosines are exact
 discrete eigenvectors, so the discrete rates are exactly ``gamma+-(lam_h)``
-with ``lam_h = fem.transient.discrete_k2``: that separates the space error
+with ``lam_h = fem.solvers.transient.discrete_k2``: that separates the space error
 (``lam_h / k_n^2 - 1 = theta^2/12 + ...``) from the eigen-solver and
 time-stepping errors.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import fem
-from fem import transient
+from fem.solvers import transient
 
 PY = {"chi_M": 1.0, "chi_m": 0.3, "D_m": 2.5e-3, "tau_mM": 1e-13}
 PY_LATTICE = dict(PY, tau_ML=1e-9, tau_mL=5e-12)

@@ -51,7 +51,7 @@ def test_script_without_main_guard_sweeps(tmp_path):
 def test_started_unguarded_reads_the_script(tmp_path):
     """The guard detection: the calling line of ``__main__`` inside or outside
     ``if __name__ == "__main__":`` (either spelling)."""
-    probe = ("from fem.sweep import started_unguarded\n"
+    probe = ("from fem.solvers.sweep import started_unguarded\n"
              "print('top', started_unguarded())\n"
              "def f():\n    return started_unguarded()\n"
              "if '__main__' == __name__:\n    print('guarded', f())\n")
@@ -66,7 +66,7 @@ def test_started_unguarded_reads_the_script(tmp_path):
 def test_sweep_csv_grows_by_appending(tmp_path):
     """Rows are appended to the same file (never rewritten), and a row torn by a kill
     mid-write is dropped on reading while every finished row stays."""
-    from fem.export import CsvAppender, finished_rows
+    from fem.output.export import CsvAppender, finished_rows
 
     path = tmp_path / "sweep.csv"
     with CsvAppender(path, ["f_Hz", "x"]) as table:
@@ -101,7 +101,7 @@ def test_resource_limits_refused_before_meshing(tmp_path, case):
     ``--allow-large`` lets ``check`` pass a device a bigger machine could run."""
     import time
 
-    from fem.device import validate_device
+    from fem.model.device import validate_device
 
     name, old, new, key = RESOURCE_CASES[case]
     text = (DEVICES / name).read_text()

@@ -1,0 +1,346 @@
+"""Meshes of every geometry: structured stacks, gmsh devices (cached in ``meshes/``)
+and user meshes, all returned as a :class:`~fem.discretize.mesh.DeviceMesh` in scaled units."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import skfem
+
+from ..core.atomic import write_text
+from ..core.errors import DeviceError
+from ..model.device import Device
+from .mesh import DeviceMesh, device_scales, field_length_m, same_topology, stack_mesh
+
+log = logging.getLogger(__name__)
+
+#: gmsh meshes: elements per shortest field length 1/|q| of the region's material
+#: (8, not the structured meshes' 10: unstructured 3D meshes cost more per element)
+ELEMENTS_PER_LENGTH = 8
+#: and at least this many elements across a region's thinnest dimension
+ELEMENTS_ACROSS = 3
+#: graded gmsh meshes: the largest size ratio of neighbouring elements in the ramps
+#: away from interfaces and contact faces (the size grows at most linearly with the
+#: distance d from them, h(d) = h_fine + (GROWTH - 1) (d - h_fine), a geometric growth
+#: by GROWTH per element: it keeps the triangles/tetrahedra well shaped)
+GROWTH = 1.25
+#: a region whose thinnest dimension spans at least this many of its field lengths
+#: ell = 1/max|q| is "deep": the field enters it only through its interfaces and contact
+#: faces and decays as exp(-d/ell) away from them, so its bulk size is bounded by
+#: thinnest/ELEMENTS_ACROSS only (not by ell/ELEMENTS_PER_LENGTH), mu in its middle
+#: being below exp(-DEEP_LENGTHS/2) of its value at the faces
+DEEP_LENGTHS = 4.0
+#: in a deep region the size grows as h(d) = (ell/ELEMENTS_PER_LENGTH) exp(DECAY_GRADING
+#: d/ell) away from its fine faces: P1's local error ~ h^2 |mu''| then falls with the
+#: decaying field, per element about evenly in 2D (error per element h^(2+dim) e^(-2d/ell)
+#: held constant gives exp(2 d/((2+dim) ell)): 1/2 in 2D, 2/5 in 3D; 1/2 for both: the
+#: detector functional's error is the product of two decaying fields' errors).  The size
+#: doubles every 1.4 ell; unlike the GROWTH ramp it scales with ``refine``, so graded meshes
+#: converge at P1's rate under refinement
+DECAY_GRADING = 0.5
+#: bump when the gmsh builders change, so cached meshes are rebuilt
+BUILDER_VERSION = 3
+
+
+def _region_thinnest_nm(device: Device) -> dict[str, float]:
+    g, d = device.geometry, device.dimension
+    if g in ("stack", "pillar"):
+        return {n: lay.thickness_nm for n, lay in zip(device.layer_names(), device.layers)}
+    ch, el = device.channel, device.electrodes
+    chan = ch.thickness_nm if d == 2 else min(ch.thickness_nm, ch.width_nm)
+    elec = min(el.thickness_nm, el.width_nm) if d == 2 else \
+        min(el.thickness_nm, el.width_nm, el.length_nm)
+    return {"channel": chan, "injector": elec, "detector": elec}
+
+
+def region_sizes_nm(device: Device, f_Hz) -> dict[str, float]:
+    """Uniform element size per region [nm]: ``mesh_size_nm`` if given, else the
+    smaller of ``1/(ELEMENTS_PER_LENGTH max|q|)`` over ``f_Hz`` and
+    ``thinnest/ELEMENTS_ACROSS``.  The finest size a region gets anywhere in a graded
+    mesh (:func:`mesh_sizing`) is never below this."""
+    if device.device.mesh_size_nm is not None:
+        return {r: device.device.mesh_size_nm for r in device.region_materials()}
+    thin = _region_thinnest_nm(device)
+    out = {}
+    for region, mat in device.region_materials().items():
+        ell = 1e9 * field_length_m(device, mat, f_Hz)
+        out[region] = min(ell / ELEMENTS_PER_LENGTH, thin[region] / ELEMENTS_ACROSS)
+    return out
+
+
+@dataclass(frozen=True)
+class MeshSizing:
+    """Element sizes [nm] of a gmsh mesh.
+
+    Attributes
+    ----------
+    bulk_nm : dict
+        Region -> its largest size (far from the fine features below).
+    interfaces_nm : dict
+        ``"<region>|<region>"`` (names sorted) -> the size on the face two regions of
+        different materials share.
+    faces_nm : dict
+        Boundary face name (a contact sits on it) -> the size on that face.
+    decay_nm : dict
+        Deep region -> ``(h0, ell)``: inside it the size is at most ``h0 exp(DECAY_GRADING
+        d/ell)``, ``d`` the distance to its interfaces and contact faces.
+    growth : float
+        Largest size ratio of neighbouring elements going away from a fine feature (and
+        from a region of smaller bulk size into a larger one).
+
+    A uniform sizing (``mesh_size_nm``, or :meth:`uniform`) has no fine features.
+    """
+
+    bulk_nm: dict[str, float]
+    interfaces_nm: dict[str, float] = field(default_factory=dict)
+    faces_nm: dict[str, float] = field(default_factory=dict)
+    decay_nm: dict[str, tuple[float, float]] = field(default_factory=dict)
+    growth: float = GROWTH
+
+    @classmethod
+    def uniform(cls, sizes_nm: dict[str, float]) -> MeshSizing:
+        """A constant size per region (graded only where two regions' sizes differ)."""
+        return cls(bulk_nm=dict(sizes_nm))
+
+    @property
+    def graded(self) -> bool:
+        return bool(self.interfaces_nm or self.faces_nm or self.decay_nm)
+
+    def graded_nm(self, region: str, features: list[tuple[np.ndarray, float]],
+                  shape: tuple = ()) -> np.ndarray:
+        """The size [nm] in ``region`` at points of the distances [nm] to its fine
+        features, each given with its fine size, ``[(distance, h_f), ...]``: the
+        smallest of the region's cap, the ramps ``h_f + (growth - 1)(d - h_f)`` and, in a
+        deep region, ``h0 exp(DECAY_GRADING d/ell)`` from the nearest feature."""
+        h = np.full(shape, self.bulk_nm[region])
+        for dist, hf in features:
+            h = np.minimum(h, hf + (self.growth - 1.0) * np.maximum(dist - hf, 0.0))
+        if region in self.decay_nm and features:
+            h0, ell = self.decay_nm[region]
+            nearest = np.min([dist for dist, _ in features], axis=0)
+            h = np.minimum(h, h0 * np.exp(DECAY_GRADING * nearest / ell))
+        return h
+
+    def finest_nm(self) -> float:
+        return min([*self.bulk_nm.values(), *self.interfaces_nm.values(),
+                    *self.faces_nm.values()])
+
+    def as_dict(self) -> dict:
+        def r(v):
+            return [r(x) for x in v] if isinstance(v, (tuple, list)) else float(f"{v:.12g}")
+
+        return {"bulk_nm": {k: r(v) for k, v in sorted(self.bulk_nm.items())},
+                "interfaces_nm": {k: r(v) for k, v in sorted(self.interfaces_nm.items())},
+                "faces_nm": {k: r(v) for k, v in sorted(self.faces_nm.items())},
+                "decay_nm": {k: r(v) for k, v in sorted(self.decay_nm.items())},
+                "growth": r(self.growth)}
+
+
+def face_regions(device: Device) -> dict[str, list[str]]:
+    """Boundary face name -> the regions it bounds (gmsh geometries)."""
+    names = device.layer_names()
+    if device.geometry == "stack":
+        out = {"x_min": names[:1], "x_max": names[-1:]}
+        for axis in "yz"[: device.dimension - 1]:
+            out[f"{axis}_min"] = out[f"{axis}_max"] = list(names)
+        return out
+    if device.geometry == "pillar":
+        return {"bottom": names[:1], "top": names[-1:], "sides": list(names)}
+    return {"injector_top": ["injector"], "detector_top": ["detector"],
+            "channel_x_min": ["channel"], "channel_x_max": ["channel"],
+            "channel_bottom": ["channel"]}
+
+
+def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
+                growth: float = GROWTH) -> MeshSizing:
+    """Element sizes of a device's gmsh mesh, from the physics.
+
+    ``mesh_size_nm`` set: that size everywhere (uniform).  Otherwise graded, with
+    ``ell = 1/max|q|`` of a material over ``f_Hz`` (:func:`fem.discretize.mesh.field_length_m`) and
+    ``N = ELEMENTS_PER_LENGTH``:
+
+    * on a face two regions of materials A and B share: ``min(ell_A, ell_B)/N``, where
+      mu varies fastest;
+    * on every face a contact sits on (injection, detector, lead, ground): ``ell/N`` of
+      the material of the region(s) it bounds;
+    * (both at most ``thinnest/ELEMENTS_ACROSS`` of the regions they touch;)
+    * away from them the size grows by at most ``growth`` per element up to each
+      region's bulk size ``min(ell/N, thinnest/ELEMENTS_ACROSS)``; in a region at least
+      :data:`DEEP_LENGTHS` field lengths thick (a ferromagnet many spin-decay lengths
+      thick) the bulk size is ``thinnest/ELEMENTS_ACROSS`` instead, reached as
+      ``(ell/N) exp(DECAY_GRADING d/ell)`` at distance ``d`` from its fine faces: its
+      inside carries almost no signal.
+
+    ``refine`` (times the device file's ``mesh_refine``; ``refine`` alone for a uniform
+    ``mesh_size_nm``) divides every size, e.g. for a convergence study: a
+    graded mesh of ``refine = 2`` is a graded mesh of half the size everywhere (but the
+    ``growth`` limit, a shape limit, stays).
+    """
+    regions = device.region_materials()
+    if device.device.mesh_size_nm is not None:
+        return MeshSizing.uniform({r: device.device.mesh_size_nm / refine for r in regions})
+    refine = refine * device.device.mesh_refine
+    thin = _region_thinnest_nm(device)
+    ell = {m: 1e9 * field_length_m(device, m, f_Hz) for m in set(regions.values())}
+    bulk, fine, decay = {}, {}, {}
+    for r, m in regions.items():
+        geometric = thin[r] / ELEMENTS_ACROSS / refine
+        physical = ell[m] / ELEMENTS_PER_LENGTH / refine
+        fine[r] = min(physical, geometric)
+        if thin[r] >= DEEP_LENGTHS * ell[m]:
+            bulk[r] = geometric
+            decay[r] = (fine[r], ell[m])
+        else:
+            bulk[r] = fine[r]
+    interfaces = {}
+    for pair in device.touching_regions() or ():
+        a, b = sorted(pair)
+        if regions[a] != regions[b]:
+            interfaces[f"{a}|{b}"] = min(fine[a], fine[b])
+    faces = {}
+    bounds = face_regions(device)
+    for c in device.contacts.values():
+        faces[c.at] = min(fine[r] for r in bounds[c.at])
+    return MeshSizing(bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces, decay_nm=decay,
+                      growth=growth)
+
+
+def geometry_hash(device: Device, sizing: MeshSizing | dict[str, float]) -> str:
+    """Hash of everything the gmsh mesh depends on (not materials, contacts, frequencies
+    beyond the element sizes they imply)."""
+    if not isinstance(sizing, MeshSizing):
+        sizing = MeshSizing.uniform(sizing)
+    part = device.model_dump(mode="json", include={"device", "layers", "channel", "electrodes"})
+    part["device"].pop("name")
+    part["sizes_nm"] = sizing.as_dict()
+    part["builder"] = BUILDER_VERSION
+    return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def gmsh_msh(device: Device, f_Hz, mesh_dir: str | Path = "meshes",
+             sizing: MeshSizing | None = None) -> Path:
+    """``<mesh_dir>/<device>.msh``, rebuilt only when the geometry part changed
+    (``sizing``: default :func:`mesh_sizing`)."""
+    from .geometry import build_msh
+
+    sizing = mesh_sizing(device, f_Hz) if sizing is None else sizing
+    digest = geometry_hash(device, sizing)
+    path = Path(mesh_dir) / f"{device.name}.msh"
+    stamp = path.with_suffix(".json")
+    if path.exists() and stamp.exists():
+        try:
+            if json.loads(stamp.read_text()).get("geometry_hash") == digest:
+                log.info("reusing %s", path)
+                return path
+        except (OSError, ValueError):
+            pass
+    log.info("meshing %s with gmsh (sizes %s nm)", device.name, sizing.as_dict())
+    build_msh(device, sizing, path)
+    write_text(stamp, json.dumps({"geometry_hash": digest, "sizes_nm": sizing.as_dict()},
+                                 indent=2))
+    return path
+
+
+def read_mesh(path: Path, dim: int) -> skfem.Mesh:
+    """Read a mesh file (any meshio format) with its named physical groups."""
+    import meshio
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            m = meshio.read(path)
+    except (Exception, SystemExit) as exc:  # meshio raises many kinds, or exits, on bad files
+        why = str(exc) if not isinstance(exc, SystemExit) else "not a mesh format meshio reads"
+        raise DeviceError("device.mesh", f"cannot read mesh file {str(path)!r}: {why}") from None
+    kind = {2: "triangle", 3: "tetra"}[dim]
+    types = {c.type for c in m.cells}
+    if kind not in types:
+        raise DeviceError("device.mesh", f"{path} holds no {kind} cells for dimension = {dim}")
+    if dim == 2 and types & {"tetra", "hexahedron", "wedge", "pyramid"}:
+        raise DeviceError("device.mesh", f"{path} holds volume cells: set dimension = 3")
+    if m.points.shape[1] > dim:
+        extra = m.points[:, dim:]
+        if np.ptp(extra, axis=0).max() > 1e-9 * max(np.ptp(m.points, axis=0).max(), 1e-300):
+            raise DeviceError("device.mesh", f"{path}: a 2D mesh must lie in the x-y plane")
+        m.points = np.ascontiguousarray(m.points[:, :dim])
+    from skfem.io.meshio import from_meshio
+
+    mesh = from_meshio(m)
+    subs = {k: v for k, v in (mesh.subdomains or {}).items()
+            if isinstance(k, str) and not k.startswith("gmsh:")}
+    return same_topology(replace(mesh, _subdomains=subs), mesh)
+
+
+def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
+    groups = set(mesh.subdomains or {})
+    regions = device.region_materials()
+    if not groups:
+        raise DeviceError("regions", f"none of the {mesh.nelements} elements of {source} "
+                          "belongs to a named physical group, so none has a material")
+    for name in regions:
+        if name not in groups:
+            raise DeviceError(f"regions.{name}", f"no physical group {name!r} of dimension "
+                              f"{mesh.dim()} in {source} (groups: {sorted(groups)})")
+    for name in sorted(groups - set(regions)):
+        raise DeviceError("regions", f"physical group {name!r} in {source} has no material")
+    covered = np.zeros(mesh.nelements, dtype=bool)
+    for name in regions:
+        covered[mesh.subdomains[name]] = True
+    if not covered.all():
+        raise DeviceError("regions", f"{int((~covered).sum())} elements of {source} belong to no "
+                          "physical group, so they have no material")
+    faces = set(mesh.boundaries or {})
+    outer = None
+    for cname, c in device.contacts.items():
+        if c.at not in faces:
+            raise DeviceError(f"contacts.{cname}.at", f"no boundary physical group {c.at!r} in "
+                              f"{source} (boundary groups: {sorted(faces)})")
+        if outer is None:
+            outer = np.zeros(mesh.facets.shape[1], dtype=bool)
+            outer[mesh.boundary_facets()] = True
+        inside = int((~outer[np.asarray(mesh.boundaries[c.at])]).sum())
+        if inside:
+            raise DeviceError(f"contacts.{cname}.at", f"physical group {c.at!r} in {source} "
+                              f"lies inside the domain ({inside} of "
+                              f"{len(mesh.boundaries[c.at])} facets are not on the outer "
+                              "boundary): a contact must sit on the outer boundary")
+
+
+def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes", *,
+                sizing: MeshSizing | None = None) -> DeviceMesh:
+    """The mesh of any device, in scaled coordinates, regions and contacts by name
+    (``sizing``: the element sizes of a gmsh mesh, default :func:`mesh_sizing`)."""
+    if device.geometry == "stack" and device.device.mesher == "structured":
+        return stack_mesh(device, f_Hz)
+    dim = device.dimension
+    if device.geometry == "mesh":
+        path = device.mesh_path()
+        if not path.exists():
+            raise DeviceError("device.mesh", f"mesh file {str(path)!r} does not exist")
+        mesh = read_mesh(path, dim)
+        unit = device.mesh_unit_m()
+        extent = (mesh.p.max(axis=1) - mesh.p.min(axis=1)) * unit
+        scales = device_scales(device, float(extent.max()))
+    else:
+        path = gmsh_msh(device, f_Hz, mesh_dir, sizing)
+        mesh = read_mesh(path, dim)
+        unit = 1e-9
+        scales = device_scales(device)
+    _check_names(device, mesh, str(path))
+    mesh = same_topology(mesh.scaled(unit / scales.length_m), mesh)
+    return DeviceMesh(mesh=mesh, scales=scales, region_material=device.region_materials(),
+                      contacts={c: spec.at for c, spec in device.contacts.items()})
+
+
+def mesh_statistics(dmesh: DeviceMesh) -> dict:
+    """Nodes and elements per region."""
+    m = dmesh.mesh
+    return {"nodes": int(m.nvertices), "elements": int(m.nelements),
+            "elements_per_region": {r: int(len(m.subdomains[r])) for r in dmesh.region_names}}
+

@@ -1,0 +1,197 @@
+"""Accuracy study of a device's transfer function ``Z``: uniform, graded and adaptive
+meshes against a reference, error against nodes.
+
+:func:`accuracy_study` solves one contact's ``Z = <mu>/I_in`` at one frequency on
+
+* uniform gmsh meshes (``mesh_size_nm``),
+* graded gmsh meshes (:func:`fem.discretize.meshing.mesh_sizing`, all sizes divided by ``refine``),
+* the meshes of the goal-oriented adaptive loop (:func:`fem.studies.adapt.adapt`), with the
+  loop's own error estimate,
+
+and measures every error against a reference independent of the estimator: the two
+finest graded meshes extrapolated by Richardson's rule for P1's ``h^2`` rate,
+``Z_ref = Z_2 + (Z_2 - Z_1)/3`` (the graded sizes halve between them).  The observed
+order of the graded sequence is reported so that the extrapolation can be trusted.
+:func:`write_study` saves the CSV, JSON and the picture (error against nodes, log-log).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.atomic import atomic_path, write_text
+from ..discretize.meshing import device_mesh, mesh_sizing
+from ..model.device import Device
+from ..solvers.solve import prepare
+from .adapt import AdaptError, adapt
+
+
+@dataclass
+class Series:
+    """One family of meshes: nodes, ``Z`` and its relative error (and the estimate)."""
+
+    name: str
+    nodes: list[int] = field(default_factory=list)
+    Z: list[complex] = field(default_factory=list)
+    rel_error: list[float] = field(default_factory=list)
+    estimate: list[float] = field(default_factory=list)
+
+    def nodes_to_reach(self, tol: float) -> int | None:
+        """The fewest nodes of a mesh whose error is at most ``tol`` (None: none is)."""
+        ok = [n for n, e in zip(self.nodes, self.rel_error) if e <= tol]
+        return min(ok) if ok else None
+
+
+@dataclass
+class AccuracyStudy:
+    """The result of :func:`accuracy_study` (errors relative to ``|Z_ref|``)."""
+
+    device: str
+    contact: str
+    f_Hz: float
+    Z_ref: complex
+    observed_order: float
+    series: dict[str, Series]
+    rel_error_goal: float
+    seconds: float
+
+    def savings(self, tol: float | None = None) -> dict[str, float | None]:
+        """How many times fewer nodes graded and adaptive meshes need than uniform ones
+        to reach ``tol`` (default: the adaptive goal)."""
+        tol = self.rel_error_goal if tol is None else tol
+        uni = self.series["uniform"].nodes_to_reach(tol)
+        out = {}
+        for name in ("graded", "adaptive"):
+            n = self.series[name].nodes_to_reach(tol)
+            out[name] = None if uni is None or n is None else uni / n
+        return out
+
+
+def _solve_z(device: Device, dmesh, contact: str, f_Hz: float) -> tuple[int, complex]:
+    problem = prepare(device, [f_Hz], dmesh=dmesh, method="direct")
+    return int(dmesh.mesh.nvertices), complex(problem.solve(f_Hz).transfer(contact))
+
+
+def accuracy_study(device: Device, contact: str, f_Hz: float, *,
+                   uniform_nm=(16.0, 8.0, 4.0, 2.0), graded_refine=(0.25, 0.5, 1.0, 2.0),
+                   rel_error: float = 1e-3, max_nodes: int = 400_000,
+                   mesh_dir: str | Path | None = None) -> AccuracyStudy:
+    """Uniform, graded and adaptive meshes of ``device`` at ``f_Hz`` [Hz], errors of
+    ``Z(contact)`` against the Richardson extrapolation of the two finest graded meshes
+    (``graded_refine`` must end in two values a factor 2 apart).
+
+    Parameters
+    ----------
+    uniform_nm : sequence of float
+        Uniform element sizes [nm].
+    graded_refine : sequence of float
+        Factors dividing every size of the device's graded mesh (its ``mesh_refine``
+        included).
+    rel_error : float
+        Goal of the adaptive loop (it runs until its estimate is below it).
+    """
+    if graded_refine[-1] != 2 * graded_refine[-2]:
+        raise ValueError("graded_refine must end in two factors a factor 2 apart")
+    t0 = time.perf_counter()
+    tmp = tempfile.TemporaryDirectory() if mesh_dir is None else None
+    mdir = Path(tmp.name if tmp else mesh_dir)
+    freqs = [f_Hz]
+    try:
+        graded = Series("graded")
+        for r in graded_refine:
+            dm = device_mesh(device, freqs, mdir, sizing=mesh_sizing(device, freqs, refine=r))
+            n, z = _solve_z(device, dm, contact, f_Hz)
+            graded.nodes.append(n)
+            graded.Z.append(z)
+        z1, z2 = graded.Z[-2], graded.Z[-1]
+        z_ref = z2 + (z2 - z1) / 3.0
+        order = float("nan")
+        if len(graded.Z) >= 3:
+            z0 = graded.Z[-3]
+            ratio = abs(z1 - z0) / max(abs(z2 - z1), 1e-300)
+            order = float(np.log2(ratio)) if graded_refine[-2] == 2 * graded_refine[-3] \
+                else float("nan")
+        uniform = Series("uniform")
+        for h in uniform_nm:
+            dev = device.with_params(**{"device.mesh_size_nm": float(h), "device.mesh_refine": 1.0})
+            n, z = _solve_z(dev, device_mesh(dev, freqs, mdir), contact, f_Hz)
+            uniform.nodes.append(n)
+            uniform.Z.append(z)
+        adaptive = Series("adaptive")
+        try:
+            problem = adapt(device, contact, rel_error, freqs, max_nodes=max_nodes,
+                            mesh_dir=mdir)
+        except AdaptError as err:  # the history up to max_nodes still tells the story
+            problem = err.problem
+        for step in problem.adapt_history:
+            adaptive.nodes.append(int(step["nodes"]))
+            adaptive.Z.append(complex(step["Z"][f_Hz]))
+            adaptive.estimate.append(float(step["estimate"][f_Hz]))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    for s in (graded, uniform, adaptive):
+        s.rel_error = [abs(z - z_ref) / abs(z_ref) for z in s.Z]
+    return AccuracyStudy(device=device.name, contact=contact, f_Hz=f_Hz, Z_ref=z_ref,
+                         observed_order=order, rel_error_goal=rel_error,
+                         series={"uniform": uniform, "graded": graded, "adaptive": adaptive},
+                         seconds=time.perf_counter() - t0)
+
+
+def write_study(study: AccuracyStudy, out_dir: str | Path) -> list[Path]:
+    """``accuracy.csv`` (one row per mesh), ``accuracy.json`` and ``accuracy.png``
+    (relative error of ``Z`` against nodes) in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = ["mesh,nodes,Z_re,Z_im,rel_error,est_rel_error"]
+    for s in study.series.values():
+        est = s.estimate or [float("nan")] * len(s.nodes)
+        rows += [f"{s.name},{n},{z.real:.12e},{z.imag:.12e},{e:.6e},{q:.6e}"
+                 for n, z, e, q in zip(s.nodes, s.Z, s.rel_error, est)]
+    files = [write_text(out / "accuracy.csv", "\n".join(rows) + "\n")]
+    data = asdict(study)
+    data["Z_ref"] = [study.Z_ref.real, study.Z_ref.imag]
+    for s in data["series"].values():
+        s["Z"] = [[z.real, z.imag] for z in s["Z"]]
+    data["fewer_nodes_than_uniform"] = study.savings()
+    files.append(write_text(out / "accuracy.json", json.dumps(data, indent=2)))
+    files.append(plot_study(study, out / "accuracy.png"))
+    return files
+
+
+def plot_study(study: AccuracyStudy, path: str | Path) -> Path:
+    """Relative error of ``Z`` against nodes: uniform, graded, adaptive (true and
+    estimated)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=130)
+    style = {"uniform": ("tab:gray", "s"), "graded": ("tab:blue", "o"),
+             "adaptive": ("tab:red", "^")}
+    for name, s in study.series.items():
+        color, marker = style[name]
+        ax.loglog(s.nodes, s.rel_error, marker=marker, color=color, label=f"{name}: true error")
+        if s.estimate:
+            ax.loglog(s.nodes, s.estimate, marker=marker, color=color, linestyle="--",
+                      markerfacecolor="none", label=f"{name}: estimated (DWR)")
+    ax.axhline(study.rel_error_goal, color="k", linewidth=0.8, linestyle=":")
+    ax.text(ax.get_xlim()[0] * 1.1, study.rel_error_goal * 1.15, "goal", fontsize=8)
+    ax.set_xlabel("nodes")
+    ax.set_ylabel(f"relative error of Z({study.contact})")
+    ax.set_title(f"{study.device}: Z({study.contact}) at {study.f_Hz:g} Hz", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    return path
