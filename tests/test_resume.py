@@ -51,9 +51,12 @@ def reference(tmp_path_factory):
 
 def _run_until(tmp_path: Path, rows: int, sig) -> subprocess.CompletedProcess:
     """Start ``spinfem run`` and send ``sig`` once sweep.csv has ``rows`` rows."""
+    # a test run started in the background of a non-interactive shell inherits SIGINT
+    # ignored (and Python then never raises KeyboardInterrupt): give the child the default
     proc = subprocess.Popen([sys.executable, "-m", "fem.cli", "run", "dev.toml", "--out",
                              "out", "--serial"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     csv_path = tmp_path / "out" / "sweep.csv"
     t0 = time.time()
     while time.time() - t0 < 120:
