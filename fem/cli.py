@@ -330,7 +330,7 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
         out_dir = out if out is not None else Path("results") / dev.name / "fit"
         created = writable_folder(out_dir)
         with console.status(f"fitting {dev.name} ...", spinner="dots") as status, \
-                warnings.catch_warnings(record=True):
+                warnings.catch_warnings():
             warnings.simplefilter("ignore", IdentifiabilityWarning)  # printed below
             result = run_fit(
                 dev, data, [p for p, _ in parsed], bounds=bounds, contact=contact,

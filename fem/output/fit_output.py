@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import atomic_path, write_text
+from ..core.atomic import write_text
 from ..core.version import __version__
 from ..solvers.result import transfer_unit
 from ..studies.fitting import FitResult
 from .export import write_csv
+from .plot import _pyplot, _save
 
 
 def write_fit(result: FitResult, out_dir: str | Path) -> list[Path]:
@@ -72,11 +73,7 @@ def _value_text(result: FitResult) -> str:
 def fit_plot(result: FitResult, path: str | Path) -> Path:
     """Data (with one-sigma error bars) against the fitted model: a Bode plot for
     ``Z(f)``, ``|Z|`` against the key for geometry data; the fitted values in a box."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     d = result.data
     unit = transfer_unit(result.device.dimension)[0].replace("^3", "$^3$").replace("^2",
                                                                                   "$^2$")
@@ -136,8 +133,4 @@ def fit_plot(result: FitResult, path: str | Path) -> Path:
                         top=1 - 0.4 / fig.get_figheight())
     fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=8.5,
              bbox=dict(boxstyle="round", fc="white", ec="0.7"))
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(fig, Path(path))

@@ -176,6 +176,15 @@ class Blocks:
         """Scaled area of a contact (length in 1D-2D: 1 and the face length)."""
         return float(self.contact_load(contact).sum())
 
+    def contact_area_m2(self, contact: str) -> float:
+        """Area of a contact [m^2] (a length [m] in 2D, per unit depth; 1 in 1D)."""
+        return self.contact_area(contact) * self.dmesh.scales.length_m ** (self.dmesh.dim - 1)
+
+    def injected_current(self, j_in: dict[str, complex]) -> complex:
+        """``I_in = sum over injection contacts of int j_in dA`` [A m^2/s] (complex) for
+        the spin-current densities ``j_in`` [A/s] by contact."""
+        return sum((j * self.contact_area_m2(n) for n, j in j_in.items()), 0j)
+
 
 def _aligned(pattern: sp.csr_matrix, block: sp.spmatrix) -> np.ndarray:
     """Data of ``block`` laid out on the (sorted, superset) ``pattern``."""

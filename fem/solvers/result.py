@@ -150,12 +150,11 @@ class Result:
 
     def contact_area_m2(self, name: str) -> float:
         """Area of a contact [m^2] (a length [m] in 2D, per unit depth; 1 in 1D)."""
-        L0 = self.dmesh.scales.length_m
-        return self.blocks.contact_area(name) * L0 ** (self.dmesh.dim - 1)
+        return self.blocks.contact_area_m2(name)
 
     def injected_current(self) -> complex:
         """``I_in = sum over injection contacts of int j_in dA`` [A m^2/s] (complex)."""
-        return sum((j * self.contact_area_m2(n) for n, j in self.j_in.items()), 0j)
+        return self.blocks.injected_current(self.j_in)
 
     def transfer(self, name: str) -> complex:
         """``Z = <mu>_contact / I_in`` in :func:`transfer_unit` (s/m^3 in 3D); nan if

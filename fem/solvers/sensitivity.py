@@ -122,11 +122,7 @@ def contact_functional(problem: Problem, contact: str) -> np.ndarray:
         raise DeviceError(contact, f"no contact {contact!r}; contacts: "
                           f"{sorted(blocks.dmesh.contacts)}")
     load = blocks.contact_load(contact)
-    L0 = blocks.dmesh.scales.length_m
-    area_m = L0 ** (blocks.dmesh.dim - 1)
-    current = sum(j * blocks.contact_area(n) * area_m
-                  for n, j in problem.device.injections().items())
-    return load[blocks.free] / load.sum() / current
+    return load[blocks.free] / load.sum() / blocks.injected_current(problem.device.injections())
 
 
 def _coefficient(material, term: str, omega: float) -> complex:
@@ -164,11 +160,8 @@ class TransferModel:
         blocks = self.problem.blocks
         mats = {m: device.material(m) for m in blocks.materials}
         G_s = [spec.G_s_m_per_s for spec in device.interfaces]
-        problem = Problem(device=device, blocks=blocks.with_coefficients(mats, G_s),
-                          solver=self.problem.solver)
-        out = TransferModel.__new__(TransferModel)
-        out.problem, out.contact, out._l = problem, self.contact, self._l
-        return out
+        return TransferModel(Problem(device=device, blocks=blocks.with_coefficients(mats, G_s),
+                                     solver=self.problem.solver), self.contact)
 
     def _terms(self, omega: float) -> list[tuple[str, np.ndarray, complex]]:
         """``(name, data, theta)`` of every term ``A_t = theta A_q`` of ``A(omega)``,
@@ -180,8 +173,22 @@ class TransferModel:
         terms += [(n, d, t) for n, d, t in zip(names[1:], b.term_data()[1:], theta[1:])]
         return terms
 
-    def _log_derivatives(self, params: list[Parameter], terms: list[str],
-                         omega: float) -> np.ndarray:
+    def _stencils(self, params: list[Parameter]) -> dict[int, list]:
+        """Per material parameter (by index), its material at ``log p`` moved by -2, -1,
+        1, 2 steps of :data:`LOG_STEP` (frequency-independent: built once per call)."""
+        out = {}
+        for j, par in enumerate(params):
+            if par.kind == "geometry":
+                raise ValueError(f"{par.path}: a geometry key has no adjoint gradient")
+            if par.kind == "material":
+                spec = self.device.materials[par.target]
+                v = getattr(spec, par.key)
+                out[j] = [spec.model_copy(update={par.key: v * np.exp(s * LOG_STEP)}).build()
+                          for s in (-2, -1, 1, 2)]
+        return out
+
+    def _log_derivatives(self, params: list[Parameter], stencils: dict[int, list],
+                         terms: list[str], omega: float) -> np.ndarray:
         """``d log c_t / d log p`` for every term and parameter, shape (terms, params)."""
         b = self.problem.blocks
         region_material = b.dmesh.region_material
@@ -191,18 +198,9 @@ class TransferModel:
                 if f"G_s:{par.target}" in terms and par.key == "G_s_m_per_s":
                     out[terms.index(f"G_s:{par.target}"), j] = 1.0
                 continue
-            if par.kind != "material":
-                raise ValueError(f"{par.path}: a geometry key has no adjoint gradient")
             name = par.target
             mine = [i for i, t in enumerate(terms) if _material_of(t, region_material) == name]
-            if not mine:
-                continue
-            spec = self.device.materials[name]
-            v = getattr(spec, par.key)
-            steps = (-2, -1, 1, 2)
-            mats = [spec.model_copy(update={par.key: v * np.exp(s * LOG_STEP)}).build()
-                    for s in steps]
-            mat0 = b.materials[name]
+            mats, mat0 = stencils[j], b.materials.get(name)
             for i in mine:
                 c = [_coefficient(m, terms[i], omega) for m in mats]
                 dc = (c[0] - 8 * c[1] + 8 * c[2] - c[3]) / (12 * LOG_STEP)
@@ -223,6 +221,7 @@ class TransferModel:
         f_Hz = np.atleast_1d(np.asarray(f_Hz, dtype=float))
         Z = np.zeros(f_Hz.size, dtype=complex)
         dZ = np.zeros((f_Hz.size, len(params)), dtype=complex)
+        stencils = self._stencils(params)
         for k, f in enumerate(f_Hz):
             omega = 2 * np.pi * f
             X, _ = p.solve_rhs(f, np.column_stack([b, self._l.astype(complex)]))
@@ -231,7 +230,7 @@ class TransferModel:
             terms = self._terms(omega)
             # w^T A_t u for every term: the adjoint-weighted share of each term
             share = np.array([t * (w @ (blocks.matrix(d) @ u)) for _, d, t in terms])
-            g = self._log_derivatives(params, [n for n, _, _ in terms], omega)
+            g = self._log_derivatives(params, stencils, [n for n, _, _ in terms], omega)
             dZ[k] = -(share @ g)
         return Z, dZ
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import atomic_path, write_text
+from ..core.atomic import write_text
 from ..discretize.meshing import device_mesh, mesh_sizing
 from ..model.device import Device
 from ..solvers.solve import prepare
@@ -168,12 +168,9 @@ def write_study(study: AccuracyStudy, out_dir: str | Path) -> list[Path]:
 def plot_study(study: AccuracyStudy, path: str | Path) -> Path:
     """Relative error of ``Z`` against nodes: uniform, graded, adaptive (true and
     estimated)."""
-    import matplotlib
+    from ..output.plot import _pyplot, _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=130)
+    fig, ax = _pyplot().subplots(figsize=(6.4, 4.6), dpi=130)
     style = {"uniform": ("tab:gray", "s"), "graded": ("tab:blue", "o"),
              "adaptive": ("tab:red", "^")}
     for name, s in study.series.items():
@@ -190,8 +187,4 @@ def plot_study(study: AccuracyStudy, path: str | Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
-    return path
+    return _save(fig, Path(path))

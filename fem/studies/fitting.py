@@ -102,8 +102,6 @@ class FitResult:
     bounds: dict[str, tuple[float, float]]
     correlation: np.ndarray
     chi2_per_dof: float
-    errors_given: bool
-    n_residuals: int
     success: bool
     message: str
     evaluations: int
@@ -118,6 +116,14 @@ class FitResult:
     model_error: float = 0.0
     curve_f_Hz: np.ndarray | None = None
     curve_Z: np.ndarray | None = None
+
+    @property
+    def errors_given(self) -> bool:
+        return self.data.err is not None
+
+    @property
+    def n_residuals(self) -> int:
+        return self.data.n_residuals
 
     def relative_errors(self) -> dict[str, float]:
         return {p: self.std_errors[p] / abs(self.values[p]) for p in self.params}
@@ -434,8 +440,8 @@ def fit(device: Device | str | Path, data, params: Iterable[str] | Mapping, *,
         params=names, values=dict(zip(names, map(float, values))),
         std_errors=dict(zip(names, map(float, std))), initial=initial,
         bounds={n: (a, b) for n, a, b in zip(names, lower, upper)},
-        correlation=corr, chi2_per_dof=chi2, errors_given=data.err is not None,
-        n_residuals=r.size, success=bool(sol.success), message=str(sol.message),
+        correlation=corr, chi2_per_dof=chi2, success=bool(sol.success),
+        message=str(sol.message),
         evaluations=model.evaluations, warnings=notes, data=data,
         model=np.abs(Z) if data.magnitude else Z, contact=contact, device=fitted,
         singular_values=s, meshes=meshes, model_error=model_error, curve_f_Hz=curve_f,
