@@ -304,6 +304,10 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
         model_error: Annotated[float, typer.Option(
             help="Relative uncertainty of the model's Z (its discretization error, e.g. "
                  "from spinfem accuracy), added in quadrature to the data's errors")] = 0.0,
+        mesh_correction: Annotated[bool, typer.Option(
+            "--mesh-correction",
+            help="Correct the model for the mesh's estimated error (dual-weighted "
+                 "residual: one more solve per frequency on the once refined mesh)")] = False,
         ) -> None:
     """Fit device parameters to a measured transfer function Z (least squares in log
     space, adjoint gradients): values, standard errors, correlations, chi^2/dof and a
@@ -335,7 +339,7 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
             result = run_fit(
                 dev, data, [p for p, _ in parsed], bounds=bounds, contact=contact,
                 mesh_dir=mesh_dir, max_evaluations=max_evaluations, model_error=model_error,
-                callback=lambda i, v, c: status.update(
+                mesh_correction=mesh_correction, callback=lambda i, v, c: status.update(
                     f"fitting {dev.name}: evaluation {i}, chi^2/2 = {c:.6g}"))
             files = write_fit(result, out_dir)
     except SpinfemError as err:
@@ -352,6 +356,9 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
     chi = result.chi2_per_dof
     typer.echo(f"chi^2/dof = {chi:.3f}" if chi == chi else
                "chi^2/dof: n/a (the data carry no errors; errors estimated from the scatter)")
+    if result.mesh_correction is not None:
+        worst = 100 * max(abs(d) for d in result.mesh_correction)
+        typer.echo(f"model corrected for the mesh's estimated error (up to {worst:.2g}% of Z)")
     typer.echo(f"{result.evaluations} model evaluations; {result.message}")
     for note in result.warnings:
         typer.echo(f"warning: {note}")

@@ -64,6 +64,9 @@ def _value_text(result: FitResult) -> str:
         lines.append(f"{p} = {v:.4g} ± {err}")
     if result.model_error:
         lines.append(f"model error {100 * result.model_error:.3g}% of |Z| added to the data's")
+    if result.mesh_correction is not None:
+        worst = 100 * float(np.abs(result.mesh_correction).max())
+        lines.append(f"model corrected for the mesh's error (up to {worst:.2g}%)")
     chi = result.chi2_per_dof
     lines.append(r"$\chi^2$/dof = " + (f"{chi:.2f}" if math.isfinite(chi) else
                                       "n/a (no errors in the data)"))
