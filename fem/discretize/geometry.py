@@ -165,6 +165,37 @@ def _nlsv_parts(device: Device, occ, dim: int, sizing=None):
     return parts, ["channel", "injector", "detector"], faces
 
 
+def axis_breakpoints_nm(device: Device) -> list[np.ndarray] | None:
+    """Per mesh axis, the coordinates [nm] of every plane the geometry's faces lie in,
+    in an order fixed by their meaning (not sorted), or None for a user mesh.
+
+    Every builder's geometry is a union of boxes (and, for pillars, an elliptic
+    cross-section centred at the origin), so a map that is piecewise linear along each
+    axis between these planes carries one device's geometry onto another's with the
+    same planes in the same order: :func:`fem.discretize.meshing.morph_device_mesh`.
+    """
+    dim = device.dimension
+    if device.geometry == "stack":
+        edges = device.layer_edges_m() * 1e9
+        out = [edges, np.array([0.0, device.device.width_nm or 0.0]),
+               np.array([0.0, device.device.height_nm or 0.0])]
+        return out[:dim]
+    if device.geometry == "pillar":
+        edges = device.layer_edges_m() * 1e9
+        w, d = device.device.width_nm, device.device.depth_nm or 0.0
+        across = [np.array([-w / 2, w / 2]), np.array([-d / 2, d / 2])]
+        return across[: dim - 1] + [edges]
+    if device.geometry == "nonlocal_spin_valve":
+        ch, el = device.channel, device.electrodes
+        s, we = el.spacing_nm, el.width_nm
+        x = np.array([-ch.length_nm / 2, -s / 2 - we / 2, -s / 2 + we / 2, s / 2 - we / 2,
+                      s / 2 + we / 2, ch.length_nm / 2])
+        y = np.array([-ch.width_nm / 2, ch.width_nm / 2, -el.length_nm / 2, el.length_nm / 2])
+        z = np.array([0.0, ch.thickness_nm, ch.thickness_nm + el.thickness_nm])
+        return [x, y, z] if dim == 3 else [x, z]
+    return None
+
+
 #: geometry -> builder ``(device, occ, dim, sizing) -> (parts, region names, faces())``
 #: (only the pillar's extrusion reads the sizing; the others get it from size fields)
 BUILDERS: dict[str, Callable] = {

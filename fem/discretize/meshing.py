@@ -338,6 +338,47 @@ def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes", *,
                       contacts={c: spec.at for c, spec in device.contacts.items()})
 
 
+#: the most a morph may stretch or shrink any segment between two planes of the geometry
+#: before a fresh mesh is better (element shapes and the grading follow the stretch)
+MORPH_MAX_STRETCH = 1.5
+
+
+def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh | None:
+    """``dmesh`` (a mesh of ``old``, interfaces not split) with its nodes moved onto the
+    geometry of ``new``: along each axis a piecewise linear map between the planes of
+    :func:`fem.discretize.geometry.axis_breakpoints_nm`.  Elements, regions, named
+    boundaries and contacts stay as they are, and the coordinates are a smooth function
+    of the geometry keys (no re-meshing noise: finite differences in a geometry key
+    are then as good as their step).
+
+    Returns None where a morph cannot stand for a fresh mesh: a user mesh, another
+    geometry, planes in another order, or a segment stretched or shrunk by more than
+    :data:`MORPH_MAX_STRETCH`.
+    """
+    from .geometry import axis_breakpoints_nm
+
+    if dmesh.interfaces:
+        raise ValueError("morph the mesh before its interfaces are split")
+    a, b = axis_breakpoints_nm(old), axis_breakpoints_nm(new)
+    if a is None or b is None or old.geometry != new.geometry or len(a) != len(b):
+        return None
+    unit = 1e-9 / dmesh.scales.length_m
+    p = dmesh.mesh.p.copy()
+    for k, (ak, bk) in enumerate(zip(a, b)):
+        ua, ia = np.unique(np.round(ak, 9), return_inverse=True)
+        ub, ib = np.unique(np.round(bk, 9), return_inverse=True)
+        if ua.size != ub.size or not np.array_equal(ia, ib):
+            return None
+        if ua.size > 1:
+            stretch = np.diff(ub) / np.diff(ua)
+            if stretch.max() > MORPH_MAX_STRETCH or stretch.min() < 1 / MORPH_MAX_STRETCH:
+                return None
+            p[k] = np.interp(p[k], ua * unit, ub * unit)
+    mesh = same_topology(replace(dmesh.mesh, doflocs=p), dmesh.mesh)
+    return DeviceMesh(mesh=mesh, scales=dmesh.scales, region_material=dict(dmesh.region_material),
+                      contacts=dict(dmesh.contacts))
+
+
 def mesh_statistics(dmesh: DeviceMesh) -> dict:
     """Nodes and elements per region."""
     m = dmesh.mesh

@@ -20,7 +20,7 @@ Parameters are device-file key paths: ``materials.<name>.<key>`` (any numeric ke
 a material table, e.g. ``materials.Cu.tau_mL_s``) and ``interfaces.<i>.G_s_m_per_s``
 take the adjoint; any other numeric key (a geometry key such as
 ``electrodes.spacing_nm``) changes the mesh, and its derivative is left to the caller
-(finite differences of re-meshed devices, :mod:`fem.studies.fitting`).
+(central differences on morphed meshes, :mod:`fem.studies.fitting`).
 """
 
 from __future__ import annotations

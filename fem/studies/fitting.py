@@ -10,7 +10,9 @@ The residuals are ``(model - data) / error`` for ``Re Z`` and ``Im Z`` (or ``|Z|
 minimized by ``scipy.optimize.least_squares`` (trust-region reflective) over
 ``x = log p`` within bounds.  The Jacobian comes from :mod:`fem.solvers.sensitivity`: one
 forward and one adjoint solve per frequency for material and interface keys, central
-differences of re-meshed devices for geometry keys.  At the optimum, the covariance
+differences for geometry keys, on the mesh morphed to each geometry
+(:func:`fem.discretize.meshing.morph_device_mesh`: nodes moved, no re-meshing noise;
+a fresh mesh where a segment would stretch beyond 1.5x).  At the optimum, the covariance
 of ``x`` is ``(J^T J)^-1`` from the singular values of ``J`` (scaled by the residual
 variance when the data carry no errors); standard errors of ``p`` follow as
 ``p sqrt(cov_xx)``.  A direction of parameter space the data do not constrain (a
@@ -52,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DeviceError
-from ..discretize.meshing import device_mesh
+from ..discretize.meshing import device_mesh, morph_device_mesh
 from ..model.device import Device, load_device
 from ..model.fit_data import DataError, FitData, read_fit_data
 from ..solvers.sensitivity import Parameter, TransferModel, parameter
@@ -68,7 +70,7 @@ POORLY_DETERMINED = 0.5
 CORRELATED = 0.99
 #: default bounds: the starting value divided and multiplied by this
 DEFAULT_BOUND_FACTOR = 100.0
-#: step in log p of the central differences of geometry keys (re-meshed devices)
+#: step in log p of the central differences of geometry keys (morphed meshes)
 GEOMETRY_LOG_STEP = 1e-2
 #: refit on a new mesh when a decay length moved by more than this factor
 REMESH_RATIO = 1.5
@@ -243,6 +245,7 @@ class _Model:
             self.groups = [(v, np.flatnonzero(data.geometry == v)) for v in vals]
         self._meshed: dict = {}
         self._unsplit: dict = {}
+        self._base: dict = {}   # group -> (device, unsplit mesh) that geometry changes morph
         self.evaluations = 0
         self._memo: tuple | None = None
         #: relative mesh correction ``delta`` per data row (zeros: none)
@@ -262,7 +265,13 @@ class _Model:
         geom = tuple(values[p.path] for p in self.pars if p.kind == "geometry")
         key = (group, geom)
         if key not in self._meshed:
-            dmesh = device_mesh(dev, self.f_Hz, self.mesh_dir)
+            dmesh = None
+            if group in self._base:   # a geometry key moved: morph the group's mesh
+                base_dev, base_mesh = self._base[group]
+                dmesh = morph_device_mesh(base_mesh, base_dev, dev)
+            if dmesh is None:
+                dmesh = device_mesh(dev, self.f_Hz, self.mesh_dir)
+                self._base[group] = (dev, dmesh)
             self._unsplit[key] = dmesh
             self._meshed[key] = TransferModel(prepare(dev, dmesh=dmesh), self.contact)
         return self._meshed[key].at(dev)
