@@ -5,7 +5,14 @@
 True
 """
 
-from .core.errors import DeviceError, MeshError, SolveError, SpinfemError
+from .core.errors import (
+    DeviceError,
+    MaterialDataWarning,
+    MeshError,
+    SolveError,
+    SpinfemError,
+    SpinfemWarning,
+)
 from .core.version import __version__
 from .model.device import Device, load_device, validate_device
 from .model.materials import Ferromagnet, NormalMetal, material, materials_table
@@ -20,6 +27,7 @@ __all__ = [
     "DeviceError",
     "Ferromagnet",
     "FitResult",
+    "MaterialDataWarning",
     "MeshError",
     "NormalMetal",
     "Problem",
@@ -27,6 +35,7 @@ __all__ = [
     "Sample",
     "SolveError",
     "SpinfemError",
+    "SpinfemWarning",
     "Sweep",
     "__version__",
     "adapt",

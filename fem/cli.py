@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .core.errors import SpinfemError
+from .core.errors import SpinfemError, SpinfemWarning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Finite elements for longitudinal spin accumulation and spin diffusion.")
@@ -25,14 +26,25 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """spinfem's own warnings as one line each; any other in Python's format."""
+    if issubclass(category, SpinfemWarning):
+        typer.echo(f"spinfem: warning: {message}", err=True)
+    else:
+        typer.echo(warnings.formatwarning(message, category, filename, lineno, line)
+                   .rstrip(), err=True)
+
+
 def _guarded(command):
     """Every command: a known bad input is one line and exit 2; anything else is a bug,
-    one line and exit 1 (the traceback only with ``--debug``)."""
+    one line and exit 1 (the traceback only with ``--debug``); warnings one line each."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
         except SpinfemError as err:
@@ -364,6 +376,49 @@ def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (star
         typer.echo(f"warning: {note}")
     for f in files:
         typer.echo(f"wrote {f}")
+
+
+@app.command()
+@_guarded
+def materials(name: Annotated[str | None, typer.Argument(
+                  help="A library material (e.g. Py, Cu); without it, the whole table")] = None,
+              t_k: Annotated[float | None, typer.Option(
+                  "--T-K", help="Only the entry at this temperature [K]")] = None,
+              markdown: Annotated[bool, typer.Option(
+                  "--markdown", help="The whole table as Markdown (as in the README)")] = False,
+              ) -> None:
+    """The material library: measured spin-diffusion lengths and resistivities with their
+    sources; with a NAME, its entries in full (the model parameters, every citation, the
+    notes and assumptions)."""
+    from rich.console import Console
+
+    from .output.materials_report import entry_report, library_table
+
+    # piped or redirected: wide enough for the table rather than rich's 80 columns
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    if name is None:
+        if t_k is not None:
+            _fail(SpinfemError("--T-K: give a material name too, e.g. spinfem materials Cu "
+                               "--T-K 4.2"))
+        if markdown:
+            from .model.materials import materials_markdown
+
+            typer.echo(materials_markdown())
+        else:
+            console.print(library_table())
+        return
+    if markdown:
+        _fail(SpinfemError("--markdown: the whole table only, without a material name"))
+    from .core.errors import DeviceError
+    from .model.materials import library, library_entry
+
+    try:
+        entries = [library_entry(name, t_k)] if t_k is not None else \
+            [e for e in library() if e.name == name] or [library_entry(name)]
+    except DeviceError as err:
+        _fail(SpinfemError(f"{'--T-K' if err.loc == 'T_K' else name}: {err.rule}"))
+    for e in entries:
+        console.print(entry_report(e))
 
 
 @app.command()

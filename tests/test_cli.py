@@ -110,3 +110,48 @@ def test_internal_error_one_line_exit_1(monkeypatch, debug):
     assert ("Traceback" in text) == debug
     if not debug:
         assert len(text.strip().splitlines()) == 1
+
+
+def test_materials_lists_the_library_and_shows_one_entry():
+    """``spinfem materials`` prints every entry with its grades; ``spinfem materials Py``
+    the model parameters (whose 1/Re q(0) is the measured lambda_sf), sources and notes."""
+    from fem.model.materials import library
+
+    table = spinfem("materials")
+    assert table.returncode == 0, table.stderr
+    for e in library():
+        assert e.composition in table.stdout
+    assert "NOT measured" in table.stdout and "lambda_sf [nm]" in table.stdout
+    py = spinfem("materials", "Py", "--T-K", "300")
+    assert py.returncode == 0, py.stderr
+    text = " ".join(py.stdout.split())
+    assert "1/Re q(0) 3.64 nm" in text and "Sagasta" in text and "4.2 K" not in text
+    assert "Caution" not in text
+    fe = spinfem("materials", "Fe")
+    assert fe.returncode == 0 and fe.stdout.count("Fe (Fe), ferromagnet") == 2
+    assert "Caution" in fe.stdout  # the 300 K entry is an extrapolation
+    from fem.model.materials import materials_markdown
+
+    assert spinfem("materials", "--markdown").stdout.strip() == materials_markdown()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["materials", "Unobtainium"], "Unobtainium: unknown material"),
+    (["materials", "Cu", "--T-K", "77"], "--T-K: Cu is in the library at T_K = [4.2, 300.0]"),
+    (["materials", "--T-K", "300"], "--T-K: give a material name too"),
+    (["materials", "Py", "--markdown"], "--markdown: the whole table only"),
+])
+def test_materials_bad_input_exit_2(args, expected):
+    assert_bad_input(spinfem(*args), expected)
+
+
+def test_extrapolated_preset_is_a_one_line_warning(tmp_path):
+    path = tmp_path / "fe.toml"
+    path.write_text(GOOD.replace('preset = "Py"', 'preset = "Fe"'))
+    proc = spinfem("check", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "spinfem: warning: materials.Py: library material 'Fe' at 300 K: lambda_sf = 2.5 nm "
+        "is not a measurement (an extrapolation or assumption, see its note: spinfem "
+        "materials Fe --T-K 300); give tau_mL_s yourself if you know better"]
+    assert spinfem("check", str(DEVICES / "py_cu_bar.toml")).stderr == ""

@@ -28,7 +28,7 @@ LAYERS = {
     "solvers.sweep": 4, "solvers.sensitivity": 4,
     "studies.adapt": 5, "studies.accuracy": 5, "studies.fitting": 5, "studies.bench": 5,
     "output.export": 5, "output.plot": 5, "output.figures": 5, "output.vtu": 5,
-    "output.render": 5, "output.fit_output": 5,
+    "output.render": 5, "output.fit_output": 5, "output.materials_report": 5,
     "api": 6, "cli": 6,
 }
 #: a subpackage's modules share a layer range, and the subpackages are in layer order

@@ -132,7 +132,11 @@ def test_api_material_and_table():
 def test_room_temperature_entries_resolve_without_T_K(name):
     """``fem.material(name)`` means room temperature: every ferromagnet of the library
     (and the room-temperature normal metals) has a 300 K entry, found without ``T_K``."""
-    mat = fem.material(name)
+    if library_entry(name).caveat() is None:
+        mat = fem.material(name)
+    else:  # an extrapolated decay length says so (see the test below)
+        with pytest.warns(fem.MaterialDataWarning):
+            mat = fem.material(name)
     assert mat.source.T_K == 300.0 and mat.source is library_entry(name, 300)
     assert isinstance(mat, NormalMetal if name in {"Cu", "Al", "Pt"} else Ferromagnet)
 
@@ -199,3 +203,43 @@ def test_readme_shows_the_library():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert materials_markdown() in readme
     assert math.isfinite(library_entry("Py").dos_per_J_m3)
+
+
+def test_unmeasured_decay_lengths_warn_measured_ones_do_not():
+    """A library entry whose lambda_sf is an extrapolation warns where it is used (the API
+    and a device file's preset, unless the file gives tau_mL_s, which then sets the decay);
+    a measured one stays silent."""
+    import warnings
+
+    from fem import MaterialDataWarning
+
+    for e in ENTRIES:
+        assert (e.caveat() is None) == (e.sources["lambda_sf"].status != "assumed"), e.name
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fem.material(e.name, T_K=e.T_K)
+        kinds = [w.category for w in seen]
+        if e.caveat() is None:
+            assert kinds == [], e.name
+        else:
+            assert kinds == [MaterialDataWarning], e.name
+            assert f"'{e.name}' at {e.T_K:g} K" in str(seen[0].message)
+            assert seen[0].filename == __file__  # points at the caller's line
+    assert {e.name for e in ENTRIES if e.caveat()} == {"Ni", "Fe", "CoFe"}
+    fe = {"Py": {"preset": "Fe"}, "Cu": {"preset": "Cu"}}
+    with pytest.warns(MaterialDataWarning, match="materials.Py: library material 'Fe'"):
+        fem.validate_device({**DEVICE, "materials": fe})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fem.validate_device({**DEVICE, "materials": {**fe, "Py": {"preset": "Fe",
+                                                                   "tau_mL_s": 1e-13}}})
+        fem.validate_device({**DEVICE, "materials": {"Py": {"preset": "Py"},
+                                                     "Cu": {"preset": "Cu"}}})
+
+
+def test_table_rows_say_how_each_number_was_obtained():
+    rows = fem.materials_table()
+    for row, e in zip(rows, ENTRIES, strict=True):
+        assert row["status_lambda_sf"] == e.sources["lambda_sf"].status
+        assert row["status_rho"] == e.sources["rho"].status
+        assert row["status_lambda_sf"] in {"seen", "recalled", "assumed"}

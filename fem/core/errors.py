@@ -26,6 +26,16 @@ class DeviceError(SpinfemError, ValueError):
         return DeviceError(loc, self.rule)
 
 
+class SpinfemWarning(UserWarning):
+    """Base class of the warnings spinfem gives on purpose (the CLI prints them as one
+    line each)."""
+
+
+class MaterialDataWarning(SpinfemWarning):
+    """A library material whose spin-diffusion length is not a measurement (an
+    extrapolation or an assumption, stated in the entry's note)."""
+
+
 class MeshError(SpinfemError):
     """A mesh that cannot carry the device (missing region, contact, ...)."""
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -44,7 +45,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..core.errors import DeviceError
+from ..core.errors import DeviceError, MaterialDataWarning
 from ..core.units import SUFFIX_TO_SI, to_si
 from .materials import Material
 from .specs import (
@@ -481,6 +482,8 @@ def expand_presets(data: dict) -> dict:
         if spec.get("kind", entry.kind) != entry.kind:
             raise DeviceError(f"{loc}.kind", f"preset {preset!r} is a {entry.kind}, got "
                               f"kind = {spec['kind']!r}")
+        if "tau_mL_s" not in spec and (text := entry.caveat()) is not None:
+            warnings.warn(f"{loc}: {text}", MaterialDataWarning, stacklevel=2)
         base = {"kind": entry.kind}
         base.update({_FILE_KEYS[k]: v for k, v in entry.model_params().items()})
         if "r_per_s" in spec:  # the file gives r instead of tau_mM

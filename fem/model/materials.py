@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core import analytic
-from ..core.errors import DeviceError
+from ..core.errors import DeviceError, MaterialDataWarning
 
 _INF = math.inf
 
@@ -384,6 +385,22 @@ class LibraryEntry:
         """The sources of lambda_sf, rho and the density of states, one per line."""
         return "\n".join(f"{k}: {c}" for k, c in self.sources.items())
 
+    @property
+    def unmeasured(self) -> tuple[str, ...]:
+        """The quantities (``lambda_sf``, ``rho``, ``dos``) whose value here is not a
+        measurement of the cited sample (``status = "assumed"``; the note says why)."""
+        return tuple(k for k, c in self.sources.items() if c.status == "assumed")
+
+    def caveat(self) -> str | None:
+        """Why this entry's decay length cannot be trusted as data, or None when its
+        ``lambda_sf`` is a measurement."""
+        if "lambda_sf" not in self.unmeasured:
+            return None
+        return (f"library material {self.name!r} at {self.T_K:g} K: lambda_sf = "
+                f"{1e9 * self.lambda_sf_m:.3g} nm is not a measurement (an extrapolation "
+                f"or assumption, see its note: spinfem materials {self.name} --T-K "
+                f"{self.T_K:g}); give tau_mL_s yourself if you know better")
+
 
 def _citation(d: dict) -> Citation:
     return Citation(authors=d["authors"], title=d.get("title", ""), journal=d["journal"],
@@ -449,16 +466,23 @@ def material(name: str, T_K: float | None = None) -> Material:
     """A library metal as a model material (room temperature unless ``T_K`` [K] is
     given), its measured data and sources in ``.source``.
 
+    Warns (:class:`~fem.core.errors.MaterialDataWarning`) when the entry's
+    spin-diffusion length is an extrapolation rather than a measurement.
+
     >>> cu = material("Cu")
     >>> round(1e9 * analytic.decay_length(cu.q(0.0)))  # measured lambda_sf [nm]
     350
     """
-    return library_entry(name, T_K).material()
+    entry = library_entry(name, T_K)
+    if (text := entry.caveat()) is not None:
+        warnings.warn(text, MaterialDataWarning, stacklevel=2)
+    return entry.material()
 
 
 def materials_table() -> list[dict]:
     """One row per library entry: name, composition, kind, T [K], measured lambda_sf
-    [nm], rho [nOhm m], the model's D_m [m^2/s] and chi_m, and the sources."""
+    [nm], rho [nOhm m], the model's D_m [m^2/s] and chi_m, the sources and how each
+    number was obtained (``seen``, ``recalled`` or ``assumed``, see :class:`Citation`)."""
     rows = []
     for e in library():
         rows.append({
@@ -468,6 +492,8 @@ def materials_table() -> list[dict]:
             "source_lambda_sf": e.sources["lambda_sf"].short(),
             "source_rho": e.sources["rho"].short(),
             "doi_lambda_sf": e.sources["lambda_sf"].doi,
+            "status_lambda_sf": e.sources["lambda_sf"].status,
+            "status_rho": e.sources["rho"].status,
         })
     return rows
 
