@@ -42,7 +42,7 @@ FREQS = [1e6, 1e11]
 
 def fn_bar(dim: int, detector: bool):
     """Py 20 nm | G_s | Cu 200 nm continuing as a lead, injected at x = 0; in 2D
-    (10 nm wide) optionally a detector on the whole top face."""
+    (10 nm wide) and 3D (10 nm x 30 nm) optionally a detector on the whole y_max face."""
     dev = stack([("Py", 20.0), ("Cu", 200.0)], {"Py": PY_LATTICE, "Cu": CU}, dimension=dim,
                 far_end="lead", f_Hz=FREQS, width_nm=10.0)
     changes = {"interfaces": [{"between": ["Py", "Cu"], "G_s_m_per_s": G_S}]}
@@ -57,7 +57,8 @@ def exact_Z(dev, f_Hz: float, contact: str) -> complex:
     integrates to ``(A + B)(1 - e^-qd)/q``), over ``I_in = j_in * width``."""
     bar = exact_bar(dev, f_Hz, G_s=[G_S])
     width = dev.device.width_nm * 1e-9 if dev.dimension >= 2 else 1.0
-    current = dev.contacts["injector"].j_in * width
+    height = dev.device.height_nm * 1e-9 if dev.dimension == 3 else 1.0
+    current = dev.contacts["injector"].j_in * width * height
     if contact == "injector":
         return complex(bar.mu(np.array([0.0]))[0]) / current
     total = sum((a + b) * (1 - np.exp(-q * d)) / q
@@ -65,7 +66,7 @@ def exact_Z(dev, f_Hz: float, contact: str) -> complex:
     return complex(total / bar.edges[-1]) / current
 
 
-CASES = [(1, "injector"), (2, "injector"), (2, "detector")]
+CASES = [(1, "injector"), (2, "injector"), (2, "detector"), (3, "injector"), (3, "detector")]
 
 
 @pytest.mark.parametrize(("dim", "contact"), CASES)
@@ -88,21 +89,23 @@ def test_estimate_tracks_true_error(dim, contact):
 @pytest.mark.parametrize(("dim", "contact"), CASES)
 def test_adapt_reaches_tolerance_on_exact_bar(dim, contact):
     """From a 20 nm mesh (the minimum 4 elements per layer) to 1e-5 at both
-    frequencies; the true error at the end is below the tolerance (1e-5: far below the
-    starting error 1e-4 - 1e-3, and reached in about ten steps, 100 nodes in 1D, 3000
-    in 2D)."""
+    frequencies (1e-4 in 3D); the true error at the end is below the tolerance (far
+    below the starting error 1e-4 - 1e-3, reached in about ten steps: 100 nodes in 1D,
+    3000 in 2D, 2300 in 3D, where P1's error falls only as N^(-2/3) so 1e-5 would take
+    about 70k nodes)."""
+    tol = 1e-4 if dim == 3 else 1e-5
     dev = fn_bar(dim, contact == "detector")
     dm = stack_mesh(dev, FREQS, h_x_m=20e-9, n_transverse=1)
-    problem = adapt(dev, contact, 1e-5, FREQS, dmesh=dm)
+    problem = adapt(dev, contact, tol, FREQS, dmesh=dm)
     assert set(problem.error_estimate) == set(FREQS)
     hist = problem.adapt_history
     assert len(hist) > 2 and hist[-1]["nodes"] > hist[0]["nodes"]
-    assert max(hist[-1]["estimate"].values()) <= 1e-5
+    assert max(hist[-1]["estimate"].values()) <= tol
     for f in FREQS:
         Zh = problem.solve(f).transfer(contact)
         Zx = exact_Z(dev, f, contact)
         true = abs(Zh - Zx) / abs(Zx)
-        assert true < 1e-5, (f, true, problem.error_estimate[f])
+        assert true < tol, (f, true, problem.error_estimate[f])
         assert np.isclose(hist[-1]["Z"][f], Zh, rtol=1e-12)
 
 
