@@ -169,6 +169,7 @@ def test_fit_against_electrode_spacing(valve, meshes):
     assert abs(res.values[p] - TRUE[p]) < 3 * res.std_errors[p]
     assert res.std_errors[p] < 0.05 * res.values[p]
     assert res.data.geometry_key == "electrodes.spacing_nm" and res.curve_f_Hz is None
+    assert res.meshes == 1  # tau_mL moved Cu's decay length by less than REMESH_RATIO
 
 
 def test_geometry_key_fitted_with_morphed_differences(tmp_path):
@@ -193,8 +194,10 @@ def test_geometry_key_fitted_with_morphed_differences(tmp_path):
 def test_geometry_key_of_a_gmsh_device_fitted_through_morphed_meshes(valve, meshes):
     """The Cu channel's thickness of the graded 2D valve and Cu's tau_mL from 1% noisy
     Z(f) (data on a fresh mesh of the true geometry): both within 3 SE, the thickness
-    to better than 3%.  The fit morphs its one mesh for every thickness (re-meshing at
-    every evaluation took 19 evaluations and 31 s here, morphing 9 and 8 s)."""
+    to better than 3%.  The fit morphs its one mesh for every thickness, then, the
+    fitted channel being 13% thicker than the start (elements stretched beyond
+    REMESH_STRETCH), refits once on a fresh mesh of the fitted geometry (re-meshing at
+    every evaluation took 19 evaluations and 31 s here; morph and refit 16 and 13 s)."""
     truth = {"channel.thickness_nm": 90.0, "materials.Cu.tau_mL_s": 1.4e-11}
     data = synthetic_data(valve.with_params(**truth), np.geomspace(1e7, 1e11, 10),
                           noise=0.01, seed=5, mesh_dir=meshes)
@@ -204,7 +207,7 @@ def test_geometry_key_of_a_gmsh_device_fitted_through_morphed_meshes(valve, mesh
     for p, v in truth.items():
         assert abs(res.values[p] - v) < 3 * res.std_errors[p], (p, res.values[p])
     assert res.std_errors["channel.thickness_nm"] < 0.03 * 90.0
-    assert res.evaluations < 19
+    assert res.meshes == 2 and res.evaluations < 19
 
 
 # ------------------------------------------------------------------ identifiability

@@ -1,4 +1,4 @@
-"""Architecture: every module imports only from its own or lower layers (style.md),
+"""Architecture: every module imports only from its own or lower layers,
 and ``import fem`` stays light (no gmsh, pyvista or matplotlib)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import fem
 
-#: the subpackages of fem/ in import order, each module's layer (style.md: errors/units/
+#: the subpackages of fem/ in import order, each module's layer (errors/units/
 #: analytic -> materials/device -> geometry/mesh -> assemble/solve -> sweep/result ->
 #: output -> api/cli); a module imports only from its own or lower layers
 LAYERS = {

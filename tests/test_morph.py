@@ -16,7 +16,12 @@ from conftest import CU, PY_LATTICE, exact_bar, stack
 
 import fem
 from fem.discretize.geometry import axis_breakpoints_nm
-from fem.discretize.meshing import MORPH_MAX_STRETCH, device_mesh, morph_device_mesh
+from fem.discretize.meshing import (
+    MORPH_MAX_STRETCH,
+    device_mesh,
+    morph_device_mesh,
+    morph_stretch,
+)
 from fem.solvers.sensitivity import TransferModel, parameter
 
 
@@ -76,6 +81,20 @@ def test_morph_refuses_what_needs_a_fresh_mesh(valve):
         **{"channel.thickness_nm": 0.99 * MORPH_MAX_STRETCH * t})) is not None
     user = fem.load_device("devices/t_junction_mesh.toml")
     assert axis_breakpoints_nm(user) is None
+
+
+def test_morph_stretch_is_the_largest_segment_ratio(valve):
+    """Spacing 500 -> 600 nm with 100 nm electrodes widens the gap between them from 400
+    to 500 nm (1.25, the outer channel parts shrink only 1200 -> 1150); the channel
+    80 -> 70 nm thick shrinks that segment by 8/7; no change is 1; a user mesh None."""
+    dev, _ = valve
+    assert morph_stretch(dev, dev) == 1.0
+    assert morph_stretch(dev, dev.with_params(**{"electrodes.spacing_nm": 600.0})) == \
+        pytest.approx(1.25, rel=1e-12)
+    assert morph_stretch(dev, dev.with_params(**{"channel.thickness_nm": 70.0})) == \
+        pytest.approx(8 / 7, rel=1e-12)
+    user = fem.load_device("devices/t_junction_mesh.toml")
+    assert morph_stretch(user, user) is None
 
 
 G_S = 3e3  # m/s, as in test_adapt: the junction matters to the signal

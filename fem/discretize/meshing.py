@@ -343,6 +343,39 @@ def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes", *,
 MORPH_MAX_STRETCH = 1.5
 
 
+def _axis_maps(old: Device, new: Device) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per mesh axis, the distinct planes of ``old`` and where ``new`` puts them
+    (nm); None where no piecewise linear map takes one geometry to the other."""
+    from .geometry import axis_breakpoints_nm
+
+    a, b = axis_breakpoints_nm(old), axis_breakpoints_nm(new)
+    if a is None or b is None or old.geometry != new.geometry or len(a) != len(b):
+        return None
+    maps = []
+    for ak, bk in zip(a, b):
+        ua, ia = np.unique(np.round(ak, 9), return_inverse=True)
+        ub, ib = np.unique(np.round(bk, 9), return_inverse=True)
+        if ua.size != ub.size or not np.array_equal(ia, ib):
+            return None
+        maps.append((ua, ub))
+    return maps
+
+
+def morph_stretch(old: Device, new: Device) -> float | None:
+    """The largest factor by which a morph of a mesh of ``old`` onto ``new`` stretches
+    or shrinks a segment between two planes (1.0: the same geometry); None where the
+    geometries cannot be morphed into each other (see :func:`morph_device_mesh`)."""
+    maps = _axis_maps(old, new)
+    if maps is None:
+        return None
+    worst = 1.0
+    for ua, ub in maps:
+        if ua.size > 1:
+            stretch = np.diff(ub) / np.diff(ua)
+            worst = max(worst, float(stretch.max()), float(1.0 / stretch.min()))
+    return worst
+
+
 def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh | None:
     """``dmesh`` (a mesh of ``old``, interfaces not split) with its nodes moved onto the
     geometry of ``new``: along each axis a piecewise linear map between the planes of
@@ -353,26 +386,17 @@ def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh
 
     Returns None where a morph cannot stand for a fresh mesh: a user mesh, another
     geometry, planes in another order, or a segment stretched or shrunk by more than
-    :data:`MORPH_MAX_STRETCH`.
+    :data:`MORPH_MAX_STRETCH` (:func:`morph_stretch`).
     """
-    from .geometry import axis_breakpoints_nm
-
     if dmesh.interfaces:
         raise ValueError("morph the mesh before its interfaces are split")
-    a, b = axis_breakpoints_nm(old), axis_breakpoints_nm(new)
-    if a is None or b is None or old.geometry != new.geometry or len(a) != len(b):
+    stretch = morph_stretch(old, new)
+    if stretch is None or stretch > MORPH_MAX_STRETCH:
         return None
     unit = 1e-9 / dmesh.scales.length_m
     p = dmesh.mesh.p.copy()
-    for k, (ak, bk) in enumerate(zip(a, b)):
-        ua, ia = np.unique(np.round(ak, 9), return_inverse=True)
-        ub, ib = np.unique(np.round(bk, 9), return_inverse=True)
-        if ua.size != ub.size or not np.array_equal(ia, ib):
-            return None
+    for k, (ua, ub) in enumerate(_axis_maps(old, new)):
         if ua.size > 1:
-            stretch = np.diff(ub) / np.diff(ua)
-            if stretch.max() > MORPH_MAX_STRETCH or stretch.min() < 1 / MORPH_MAX_STRETCH:
-                return None
             p[k] = np.interp(p[k], ua * unit, ub * unit)
     mesh = same_topology(replace(dmesh.mesh, doflocs=p), dmesh.mesh)
     return DeviceMesh(mesh=mesh, scales=dmesh.scales, region_material=dict(dmesh.region_material),

@@ -23,9 +23,11 @@ parameters, and undetermined ones get an infinite standard error instead of a
 confident number.
 
 The mesh is built once for the starting values (per geometry value of the data) and
-reused: new material and interface values rescale the assembled blocks.  If a fitted
-value changes a material's decay length by more than :data:`REMESH_RATIO`, the fit
-is repeated once on a mesh built for the fitted values.
+reused: new material and interface values rescale the assembled blocks, new geometry
+values morph it.  If a fitted value changes a material's decay length by more than
+:data:`REMESH_RATIO`, or the fitted geometry stretches the morphed mesh by more than
+:data:`REMESH_STRETCH`, the fit is repeated once, from the fitted values, on a mesh
+built for them.
 
 The mesh's own error
 --------------------
@@ -54,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DeviceError
-from ..discretize.meshing import device_mesh, morph_device_mesh
+from ..discretize.meshing import device_mesh, morph_device_mesh, morph_stretch
 from ..model.device import Device, load_device
 from ..model.fit_data import DataError, FitData, read_fit_data
 from ..solvers.sensitivity import Parameter, TransferModel, parameter
@@ -74,6 +76,9 @@ DEFAULT_BOUND_FACTOR = 100.0
 GEOMETRY_LOG_STEP = 1e-2
 #: refit on a new mesh when a decay length moved by more than this factor
 REMESH_RATIO = 1.5
+#: refit on a new mesh when the fitted geometry stretched a segment of the morphed mesh
+#: by more than this factor (elements 10% longer: P1's error of Z about 20% larger)
+REMESH_STRETCH = 1.1
 
 
 class IdentifiabilityWarning(UserWarning):
@@ -483,7 +488,7 @@ def fit(device: Device | str | Path, data, params: Iterable[str] | Mapping, *,
         sol = _least_squares(model, data, x0, lo, hi, errors, max_evaluations, callback)
         evaluations += model.evaluations
         fitted = model._device(model._values(sol.x), None)
-        remesh = _needs_remesh(start, fitted) and not structured
+        remesh = _needs_remesh(start, fitted, structured)
         if meshes >= 2 or not (remesh or mesh_correction):
             break
         start = fitted
@@ -536,9 +541,16 @@ def _least_squares(model: _Model, data: FitData, x0, lo, hi, errors, max_evaluat
                          xtol=1e-10, ftol=1e-12, gtol=1e-10, max_nfev=max_evaluations)
 
 
-def _needs_remesh(start: Device, fitted: Device) -> bool:
-    """Whether a material's low-frequency decay length moved by more than
-    :data:`REMESH_RATIO` (the graded mesh was sized for the old one)."""
+def _needs_remesh(start: Device, fitted: Device, structured: bool) -> bool:
+    """Whether the mesh built for ``start`` no longer fits ``fitted``: the fitted
+    geometry stretches the morphed mesh by more than :data:`REMESH_STRETCH`, or (graded
+    meshes) a material's low-frequency decay length moved by more than
+    :data:`REMESH_RATIO` (the grading was sized for the old one)."""
+    stretch = morph_stretch(start, fitted)
+    if stretch is not None and stretch > REMESH_STRETCH:
+        return True
+    if structured:  # resolved at every frequency already: the rule is for graded meshes
+        return False
     for name in start.materials:
         a, b = (1.0 / float(d.material(name).q(2 * np.pi).real) for d in (start, fitted))
         if math.isfinite(a) and math.isfinite(b) and max(a / b, b / a) > REMESH_RATIO:
