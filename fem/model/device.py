@@ -49,6 +49,7 @@ from ..core.errors import DeviceError, MaterialDataWarning
 from ..core.units import SUFFIX_TO_SI, to_si
 from .materials import Material
 from .specs import (
+    MATERIAL_SPECS,
     AdaptSpec,
     ChannelSpec,
     ContactSpec,
@@ -450,11 +451,6 @@ def _check_output(dev: Device):
                                   "device's frequencies")
 
 
-#: model parameter -> its key in a device file
-_FILE_KEYS = {"chi_M": "chi_M", "chi_m": "chi_m", "D_m": "D_m_m2_per_s", "tau_mM": "tau_mM_s",
-              "tau_ML": "tau_ML_s", "tau_mL": "tau_mL_s"}
-
-
 def expand_presets(data: dict) -> dict:
     """``[materials.X] preset = "Py"`` (optionally ``T_K = 4.2``) filled in from the
     material library; every key the table gives itself overrides the library's."""
@@ -485,7 +481,8 @@ def expand_presets(data: dict) -> dict:
         if "tau_mL_s" not in spec and (text := entry.caveat()) is not None:
             warnings.warn(f"{loc}: {text}", MaterialDataWarning, stacklevel=2)
         base = {"kind": entry.kind}
-        base.update({_FILE_KEYS[k]: v for k, v in entry.model_params().items()})
+        keys = MATERIAL_SPECS[entry.kind].FILE_KEYS
+        base.update({keys[k]: v for k, v in entry.model_params().items()})
         if "r_per_s" in spec:  # the file gives r instead of tau_mM
             base.pop("tau_mM_s", None)
         out[name] = {**base, **spec}

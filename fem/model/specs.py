@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
@@ -42,8 +42,20 @@ class _MaterialSpec(_Closed):
         return library_entry(self.preset, self.T_K)
 
 
+    def build(self) -> Ferromagnet | NormalMetal:
+        """The material, errors reported under the file's key names."""
+        args = {k: (key, getattr(self, key)) for k, key in self.FILE_KEYS.items()}
+        return _build(self.MATERIAL, {**args, "source": ("preset", self._source())})
+
+
 class FerromagnetSpec(_MaterialSpec):
     """``[materials.X]`` with ``kind = "ferromagnet"``."""
+
+    #: the material's constructor parameter -> its key in a device file
+    FILE_KEYS: ClassVar[dict[str, str]] = {
+        "chi_M": "chi_M", "chi_m": "chi_m", "D_m": "D_m_m2_per_s", "tau_mM": "tau_mM_s",
+        "r": "r_per_s", "tau_ML": "tau_ML_s", "tau_mL": "tau_mL_s"}
+    MATERIAL: ClassVar[type] = Ferromagnet
 
     kind: Literal["ferromagnet"]
     chi_M: Float
@@ -54,26 +66,22 @@ class FerromagnetSpec(_MaterialSpec):
     tau_ML_s: Time = math.inf
     tau_mL_s: Time = math.inf
 
-    def build(self) -> Ferromagnet:
-        return _build(Ferromagnet, dict(
-            chi_M=("chi_M", self.chi_M), chi_m=("chi_m", self.chi_m),
-            D_m=("D_m_m2_per_s", self.D_m_m2_per_s), tau_mM=("tau_mM_s", self.tau_mM_s),
-            r=("r_per_s", self.r_per_s), tau_ML=("tau_ML_s", self.tau_ML_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s), source=("preset", self._source())))
-
 
 class NormalMetalSpec(_MaterialSpec):
     """``[materials.X]`` with ``kind = "normal_metal"``."""
+
+    FILE_KEYS: ClassVar[dict[str, str]] = {
+        "chi_m": "chi_m", "D_m": "D_m_m2_per_s", "tau_mL": "tau_mL_s"}
+    MATERIAL: ClassVar[type] = NormalMetal
 
     kind: Literal["normal_metal"]
     chi_m: Float
     D_m_m2_per_s: Float
     tau_mL_s: Time = math.inf
 
-    def build(self) -> NormalMetal:
-        return _build(NormalMetal, dict(
-            chi_m=("chi_m", self.chi_m), D_m=("D_m_m2_per_s", self.D_m_m2_per_s),
-            tau_mL=("tau_mL_s", self.tau_mL_s), source=("preset", self._source())))
+
+#: a material spec class by its ``kind``
+MATERIAL_SPECS = {"ferromagnet": FerromagnetSpec, "normal_metal": NormalMetalSpec}
 
 
 def _build(cls, args: dict[str, tuple[str, Any]]):
