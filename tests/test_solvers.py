@@ -276,3 +276,30 @@ def test_iterative_on_stretched_structured_elements(tmp_path):
     d, i = direct.solve(1e10), it.solve(1e10)
     assert i.stats.rel_residual <= 1e-9 and i.stats.iterations <= 30, i.stats
     assert np.linalg.norm(i.mu - d.mu) <= 1e-6 * np.linalg.norm(d.mu)
+
+
+@pytest.mark.parametrize("method", ["direct", "iterative"])
+def test_solves_run_on_one_blas_thread(fn_lead, monkeypatch, method):
+    """Inside a solve every BLAS pool is limited to one thread (beside other busy
+    threads a multithreaded BLAS slowed SuperLU 20-45x here, see
+    results/benchmarks/blas_threads.md), and the limit is lifted afterwards."""
+    import scipy.sparse as sp
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    seen = []
+    real = sp.csr_matrix.__matmul__
+
+    def spy(self, other):  # every solver multiplies by A inside its solve
+        seen.append(blas_threads())
+        return real(self, other)
+
+    before = blas_threads()
+    problem = with_method(fn_lead, method, 1e-10)
+    monkeypatch.setattr(sp.csr_matrix, "__matmul__", spy)
+    problem.solve(1e9)
+    monkeypatch.undo()
+    assert seen and all(s == {1} for s in seen), seen
+    assert blas_threads() == before

@@ -37,6 +37,7 @@ Solvers:
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -45,6 +46,33 @@ import scipy.sparse.linalg as spla
 
 from ..core.errors import SolveError
 from .assemble import Blocks
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_pools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def single_threaded_blas(solve):
+    """Run ``solve`` with the BLAS thread pools (OpenBLAS, MKL) limited to one thread.
+
+    SuperLU's supernodal kernels, GMRES and AMG call BLAS on small blocks: a second
+    BLAS thread gains nothing (2D, 42k-234k unknowns: the same factorization time) or
+    little (3D, 332k: 13%), but when the cores are busy (Dask workers in threads, a
+    shared machine) the threads of a multithreaded BLAS wait on each other: 2D, 42k
+    unknowns, beside a 2-thread BLAS load, SuperLU 0.24 s -> 4.5-11 s and an AMG-GMRES
+    solve 0.69 s -> 6.6 s; limited to one thread, 0.81 s and 0.64 s
+    (results/benchmarks/blas_threads.md)."""
+
+    @functools.wraps(solve)
+    def wrapper(*args, **kwargs):
+        with _blas_pools().limit(limits=1, user_api="blas"):
+            return solve(*args, **kwargs)
+
+    return wrapper
+
 
 #: rebuild the AMG hierarchy when a weight |theta_q| moves by more than this factor
 AMG_REUSE_RATIO = 4.0
@@ -113,6 +141,7 @@ class DirectSolver:
     def describe(self) -> str:
         return "SuperLU (scipy.sparse.linalg.splu), complex, one factorization per frequency"
 
+    @single_threaded_blas
     def solve(self, omega: float, B: np.ndarray, x0: np.ndarray | None = None
               ) -> tuple[np.ndarray, SolveStats]:
         """``X = A(omega)^-1 B`` for ``B`` of shape ``(n_free,)`` or ``(n_free, k)``
@@ -121,8 +150,9 @@ class DirectSolver:
         A = self.blocks.system(omega)
         # symmetric diagonal equilibration D A D, D = |diag A|^-1/2: a graded mesh puts
         # rows of very different size side by side (0.4 nm Py elements beside 30 nm Cu
-        # ones), and SuperLU's threshold pivoting then leaves the diagonal, filling in
-        # (seen: 100x slower factorizations at 10k-40k unknowns); scaled, it keeps it
+        # ones), where SuperLU's threshold pivoting may leave the diagonal and fill in; a
+        # cheap safeguard (the 100x slower factorizations once blamed on this were BLAS
+        # threads contending with other work, see single_threaded_blas)
         d = 1.0 / np.sqrt(np.abs(A.diagonal()))
         As = A.multiply(d[:, None]).multiply(d[None, :]).tocsc()
         B = np.asarray(B, dtype=complex)
@@ -225,6 +255,7 @@ class IterativeSolver:
             self._Z = np.column_stack(cols)
         return self._Z
 
+    @single_threaded_blas
     def solve(self, omega: float, B: np.ndarray, x0: np.ndarray | None = None
               ) -> tuple[np.ndarray, SolveStats]:
         """``X = A(omega)^-1 B`` to the relative residual ``rel_tol`` per column, from the
