@@ -361,19 +361,22 @@ def _axis_maps(old: Device, new: Device) -> list[tuple[np.ndarray, np.ndarray]] 
     return maps
 
 
-def morph_stretch(old: Device, new: Device) -> float | None:
-    """The largest factor by which a morph of a mesh of ``old`` onto ``new`` stretches
-    or shrinks a segment between two planes (1.0: the same geometry); None where the
-    geometries cannot be morphed into each other (see :func:`morph_device_mesh`)."""
-    maps = _axis_maps(old, new)
-    if maps is None:
-        return None
+def _worst_stretch(maps: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The largest factor by which the axis maps stretch or shrink a segment."""
     worst = 1.0
     for ua, ub in maps:
         if ua.size > 1:
             stretch = np.diff(ub) / np.diff(ua)
             worst = max(worst, float(stretch.max()), float(1.0 / stretch.min()))
     return worst
+
+
+def morph_stretch(old: Device, new: Device) -> float | None:
+    """The largest factor by which a morph of a mesh of ``old`` onto ``new`` stretches
+    or shrinks a segment between two planes (1.0: the same geometry); None where the
+    geometries cannot be morphed into each other (see :func:`morph_device_mesh`)."""
+    maps = _axis_maps(old, new)
+    return None if maps is None else _worst_stretch(maps)
 
 
 def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh | None:
@@ -390,12 +393,12 @@ def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh
     """
     if dmesh.interfaces:
         raise ValueError("morph the mesh before its interfaces are split")
-    stretch = morph_stretch(old, new)
-    if stretch is None or stretch > MORPH_MAX_STRETCH:
+    maps = _axis_maps(old, new)
+    if maps is None or _worst_stretch(maps) > MORPH_MAX_STRETCH:
         return None
     unit = 1e-9 / dmesh.scales.length_m
     p = dmesh.mesh.p.copy()
-    for k, (ua, ub) in enumerate(_axis_maps(old, new)):
+    for k, (ua, ub) in enumerate(maps):
         if ua.size > 1:
             p[k] = np.interp(p[k], ua * unit, ub * unit)
     mesh = same_topology(replace(dmesh.mesh, doflocs=p), dmesh.mesh)

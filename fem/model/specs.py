@@ -41,7 +41,6 @@ class _MaterialSpec(_Closed):
 
         return library_entry(self.preset, self.T_K)
 
-
     def build(self) -> Ferromagnet | NormalMetal:
         """The material, errors reported under the file's key names."""
         args = {k: (key, getattr(self, key)) for k, key in self.FILE_KEYS.items()}

@@ -38,6 +38,11 @@ def library_table() -> Table:
     return t
 
 
+#: unit and meaning of each model parameter, as printed
+_PARAMS = {"chi_M": "", "chi_m": "   Pauli-like, mu0 mu_B^2 N(E_F)",
+           "D_m": "m^2/s   Einstein relation", "tau_mM": "s", "tau_ML": "s", "tau_mL": "s"}
+
+
 def _numbers(e: LibraryEntry) -> Table:
     params = e.model_params()
     mat = e.material()
@@ -55,12 +60,7 @@ def _numbers(e: LibraryEntry) -> Table:
          (" (assumed: composition-weighted)" if e.gamma_is_assumption else "")),
         ("", "", ""),
     ]
-    units = {"chi_M": "", "chi_m": "", "D_m": "m^2/s", "tau_mM": "s", "tau_ML": "s",
-             "tau_mL": "s"}
-    rows += [(k, f"{v:.6g}", units[k] + ("   Einstein relation" if k == "D_m" else
-                                          "   Pauli-like, mu0 mu_B^2 N(E_F)"
-                                          if k == "chi_m" else ""))
-             for k, v in params.items()]
+    rows += [(k, f"{v:.6g}", _PARAMS[k]) for k, v in params.items()]
     rows.append(("1/Re q(0)", f"{1e9 * analytic.decay_length(mat.q(0.0)):.6g}",
                  "nm   the model's low-frequency decay length (= lambda_sf)"))
     for r in rows:
