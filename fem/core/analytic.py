@@ -180,6 +180,16 @@ class LayeredBar:
     the far end is ``"insulating"`` (``mu' = 0``), ``"ground"`` (``mu = 0``)
     or ``"lead"`` (the last layer continues to infinity).
 
+    ``sources`` adds a junction injection at interfaces: ``{i: (s_left, s_right)}``
+    [A/s] injects ``s_left`` on the left side and ``s_right`` on the right side of
+    interface ``i`` (between layers ``i`` and ``i + 1``).  With ``F(x) = -sigma mu'``
+    the current along ``+x``, the interface current ``J`` obeys
+    ``F(a-) = J - s_left`` and ``F(a+) = J + s_right``, and ``J = G_s (mu- - mu+)``
+    (transparent: ``mu`` continuous, ``F(a+) - F(a-) = s_left + s_right``).  This is a
+    charge current ``j_c`` crossing from a ferromagnet (bulk polarization ``P_F``) into
+    a normal metal through a junction of polarization ``P_I``:
+    ``s_left = (P_F - P_I) j_c``, ``s_right = P_I j_c``.
+
     In layer ``i`` (local coordinate ``s = x - x_i``, thickness ``d``) the
     solution is ``A_i exp(-q s) + B_i exp(-q (d - s))``: both terms are bounded
     by their coefficients, so the linear system stays well conditioned for
@@ -192,6 +202,7 @@ class LayeredBar:
         j_in: complex,
         far_end: FarEnd = "insulating",
         G_s: Sequence[float] | None = None,
+        sources: dict[int, tuple[complex, complex]] | None = None,
     ):
         self.layers = [BarLayer(float(t), float(s), complex(q)) for t, s, q in layers]
         n = len(self.layers)
@@ -215,19 +226,25 @@ class LayeredBar:
         A[0, 0:2] = flux(0, 0.0)
         rhs[0] = j_in
         row = 1
+        sources = sources or {}
+        if any(not 0 <= i < n - 1 for i in sources):
+            raise ValueError(f"sources name interfaces 0..{n - 2}, got {sorted(sources)}")
         for i in range(n - 1):
             d = self.layers[i].thickness
             fl, fr = flux(i, d), flux(i + 1, 0.0)
+            s_left, s_right = sources.get(i, (0.0, 0.0))
             A[row, 2 * i : 2 * i + 2] = fl
             A[row, 2 * i + 2 : 2 * i + 4] = [-fr[0], -fr[1]]
+            rhs[row] = -(s_left + s_right)
             row += 1
             vl, vr = value(i, d), value(i + 1, 0.0)
             if np.isinf(G[i]):
                 A[row, 2 * i : 2 * i + 2] = vl
                 A[row, 2 * i + 2 : 2 * i + 4] = [-vr[0], -vr[1]]
-            else:  # flux = G_s (mu- - mu+)
+            else:  # F(a-) + s_left = J = G_s (mu- - mu+)
                 A[row, 2 * i : 2 * i + 2] = [fl[0] - G[i] * vl[0], fl[1] - G[i] * vl[1]]
                 A[row, 2 * i + 2 : 2 * i + 4] = [G[i] * vr[0], G[i] * vr[1]]
+                rhs[row] = -s_left
             row += 1
         last = n - 1
         d = self.layers[last].thickness
@@ -388,8 +405,16 @@ class NonlocalSpinValve1D:
     regular limit ``S = s/d``.  See :func:`nlsv_closed_form` for the same
     network reduced by hand (an independent derivation) and its limits.
 
-    Attributes: ``mu_detector`` (mu at the detector's top: the quantity a
-    detector contact on the top face averages), ``mu_injector`` (injector top),
+    With ``contacts = "junction"`` the injection and the detection sit on the
+    junctions instead of the tops (both tops insulating): ``I_in`` enters
+    ``(1 - P_I_over_P_F) I_in`` at the injector's bottom and ``P_I_over_P_F I_in`` at
+    the channel node, ``J`` then being the current through the junction proper; the
+    detector reads ``(1 - P_I_over_P_F) mu_F + P_I_over_P_F mu_N`` across its
+    junction (the same weights, by reciprocity; on a transparent junction both are
+    the node's ``mu``).
+
+    Attributes: ``mu_detector`` (mu at the detector's top, or its junction reading:
+    the quantity the detector contact averages), ``mu_injector`` (injector top),
     ``transfer`` (``mu_detector / I_in``), ``mu_nodes`` (channel values at
     ``x = 0, L``), ``mu_bottoms`` (electrode bottoms, injector first),
     ``junction_currents`` (``J_I, J_D``, positive downwards into the channel).
@@ -400,8 +425,12 @@ class NonlocalSpinValve1D:
 
     def __init__(self, *, sigma_N: float, q_N: complex, A_N: float, sigma_F: float,
                  q_F: complex, A_F: float, t_F: float, L: float, I_in: complex,
-                 G_s: float = np.inf, A_c: float | None = None):
+                 G_s: float = np.inf, A_c: float | None = None, contacts: str = "top",
+                 P_I_over_P_F: float = 1.0):
         A_c, G_s = _nlsv_check(sigma_N, q_N, A_N, sigma_F, q_F, A_F, t_F, L, G_s, A_c)
+        if contacts not in ("top", "junction"):
+            raise ValueError(f"contacts must be 'top' or 'junction', not {contacts!r}")
+        share = float(P_I_over_P_F) if np.isfinite(G_s) else 0.0
         self.sigma_N, self.q_N, self.A_N = float(sigma_N), complex(q_N), float(A_N)
         self.sigma_F, self.q_F, self.A_F = float(sigma_F), complex(q_F), float(A_F)
         self.t_F, self.L, self.I_in = float(t_F), float(L), complex(I_in)
@@ -422,9 +451,12 @@ class NonlocalSpinValve1D:
         M = np.zeros((8, 8), dtype=complex)
         rhs = np.zeros(8, dtype=complex)
         M[0, [2, 3]] = aF, -bF                              # injector top
-        rhs[0] = self.I_in
         M[1, [2, 3, 6]] = -bF, aF, Y                        # injector bottom
         M[2, [0, 1, 6]] = Y_lead + aN, -bN, -Y              # channel node x = 0
+        if contacts == "top":
+            rhs[0] = self.I_in
+        else:
+            rhs[1], rhs[2] = (1 - share) * self.I_in, share * self.I_in
         M[3, [0, 1, 7]] = -bN, Y_lead + aN, -Y              # channel node x = L
         M[4, [4, 5, 7]] = -bF, aF, Y                        # detector bottom
         M[5, [4, 5]] = aF, -bF                              # detector top
@@ -438,7 +470,7 @@ class NonlocalSpinValve1D:
         self.mu_nodes = (x[0], x[1])
         self.mu_bottoms = (x[3], x[5])
         self.mu_injector = x[2]
-        self.mu_detector = x[4]
+        self.mu_detector = x[4] if contacts == "top" else (1 - share) * x[5] + share * x[1]
         self.transfer = self.mu_detector / self.I_in if self.I_in != 0 else np.nan + 0j
 
     # channel ------------------------------------------------------------
@@ -507,11 +539,13 @@ class NonlocalSpinValve1D:
 
 def nlsv_network(*, sigma_N: float, q_N: complex, A_N: float, sigma_F: float, q_F: complex,
                  A_F: float, t_F: float, L: float, I_in: complex, G_s: float = np.inf,
-                 A_c: float | None = None) -> complex:
-    """``mu`` [A/m] at the detector's top of the 1D NLSV network
-    (:class:`NonlocalSpinValve1D`, solved as a linear system)."""
+                 A_c: float | None = None, contacts: str = "top",
+                 P_I_over_P_F: float = 1.0) -> complex:
+    """``mu`` [A/m] the detector of the 1D NLSV network reads (its top, or its junction:
+    :class:`NonlocalSpinValve1D`, solved as a linear system)."""
     return NonlocalSpinValve1D(sigma_N=sigma_N, q_N=q_N, A_N=A_N, sigma_F=sigma_F, q_F=q_F,
-                               A_F=A_F, t_F=t_F, L=L, I_in=I_in, G_s=G_s, A_c=A_c).mu_detector
+                               A_F=A_F, t_F=t_F, L=L, I_in=I_in, G_s=G_s, A_c=A_c,
+                               contacts=contacts, P_I_over_P_F=P_I_over_P_F).mu_detector
 
 
 class NLSVClosedForm(NamedTuple):

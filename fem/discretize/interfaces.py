@@ -56,10 +56,11 @@ def _keys(a: np.ndarray) -> np.ndarray:
     return a.view([("", a.dtype)] * a.shape[1]).ravel()
 
 
-def find_facets(mesh, nodes: np.ndarray) -> np.ndarray:
+def find_facets(mesh, nodes: np.ndarray, missing: int | None = None) -> np.ndarray:
     """Indices of the facets with the given nodes (shape ``(nodes per facet, n)``); the
     sorted facet keys are cached on the mesh (scikit-fem keeps its facets sorted, so
-    usually no sort is needed)."""
+    usually no sort is needed).  A facet not in the mesh raises ValueError, or gets the
+    index ``missing`` if one is given."""
     cache = mesh.__dict__.get("_spinfem_facet_keys")
     if cache is None or cache[0] is not mesh.facets:
         keys = _keys(mesh.facets)
@@ -70,8 +71,11 @@ def find_facets(mesh, nodes: np.ndarray) -> np.ndarray:
     q = _keys(nodes)
     pos = np.clip(np.searchsorted(keys, q, sorter=order), 0, len(keys) - 1)
     idx = pos if order is None else order[pos]
-    if not np.all(keys[idx] == q):
-        raise ValueError("facets not found in the mesh")
+    found = keys[idx] == q
+    if not np.all(found):
+        if missing is None:
+            raise ValueError("facets not found in the mesh")
+        idx = np.where(found, idx, missing)
     return idx
 
 
@@ -126,6 +130,6 @@ def split_interfaces(dmesh: DeviceMesh, device: Device) -> DeviceMesh:
                                     spec.G_s_m_per_s))
         used = np.concatenate([used, nodes, copy[nodes]])
         dmesh = DeviceMesh(mesh=new, scales=dmesh.scales, region_material=dmesh.region_material,
-                           contacts=dmesh.contacts)
+                           contacts=dmesh.contacts, junction_share=dmesh.junction_share)
     dmesh.interfaces = interfaces
     return dmesh

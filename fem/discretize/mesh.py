@@ -43,7 +43,12 @@ class DeviceMesh:
     region_material : dict[str, str]
         Region name -> material name of the device file.
     contacts : dict[str, str]
-        Contact name -> the boundary name it sits on.
+        Contact name -> the boundary name it sits on, or ``"F|N"`` for a contact on
+        the junction of regions ``F`` and ``N`` (found from the regions, so it follows
+        refinement and interface splitting).
+    junction_share : dict[str, float]
+        Junction contact -> the weight of its ``N`` side where the junction is split
+        (a spin-resistive interface): ``P_I / P_F`` (the ``F`` side has the rest).
     """
 
     mesh: skfem.Mesh
@@ -52,6 +57,7 @@ class DeviceMesh:
     contacts: dict[str, str]
     #: spin-resistive interfaces (fem.discretize.interfaces.Interface) of a split mesh
     interfaces: list = field(default_factory=list)
+    junction_share: dict[str, float] = field(default_factory=dict)
     element_region: np.ndarray = field(init=False, repr=False)
     _locator: tuple | None = field(default=None, init=False, repr=False)
 
@@ -72,9 +78,33 @@ class DeviceMesh:
         return self.mesh.dim()
 
     def contact_facets(self, contact: str) -> np.ndarray:
-        """Boundary facet indices of a contact (a plain array: meshio boundaries come as
-        skfem's OrientedBoundary, whose orientation would not follow a selection)."""
+        """Boundary facet indices of a contact on an outer face (a plain array: meshio
+        boundaries come as skfem's OrientedBoundary, whose orientation would not follow
+        a selection)."""
         return np.asarray(self.mesh.boundaries[self.contacts[contact]])
+
+    def contact_sides(self, contact: str) -> list[tuple[np.ndarray, float]]:
+        """The facets a contact's load and mean run over, with their weights: the face
+        of an outer contact (weight 1); for a junction ``"F|N"`` the facets the two
+        regions share (weight 1: one ``mu`` on both sides) and, where a spin-resistive
+        interface splits them, the F-side and N-side facets weighted
+        ``1 - share`` and ``share`` (:attr:`junction_share`)."""
+        place = self.contacts[contact]
+        if "|" not in place:
+            return [(self.contact_facets(contact), 1.0)]
+        shared, f_side, n_side = junction_facets(self, *place.split("|"))
+        share = self.junction_share.get(contact, 1.0)
+        return [(f, w) for f, w in ((shared, 1.0), (f_side, 1.0 - share), (n_side, share))
+                if f.size and w != 0.0]
+
+    def check_junctions(self) -> None:
+        """Raise :class:`DeviceError` for a junction contact whose regions share no face."""
+        for contact, place in self.contacts.items():
+            if "|" in place:
+                shared, f_side, _ = junction_facets(self, *place.split("|"))
+                if shared.size + f_side.size == 0:
+                    raise DeviceError(f"contacts.{contact}.at", "regions {} and {} share no "
+                                      "face: no junction there".format(*place.split("|")))
 
     def nodes_m(self) -> np.ndarray:
         """Node coordinates [m], shape ``(n_nodes, dim)``."""
@@ -223,6 +253,42 @@ def _axis(edges: np.ndarray, sizes: list[float]) -> np.ndarray:
     return np.concatenate(pts)
 
 
+def junction_facets(dmesh: DeviceMesh, f_region: str, n_region: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The facets between regions ``f_region`` and ``n_region``: ``(shared, f_side,
+    n_side)``, the interior facets the two share and, across a split (spin-resistive)
+    interface, each side's boundary facet and its twin on the other side (same order)."""
+    from .interfaces import find_facets
+
+    mesh = dmesh.mesh
+    names = dmesh.region_names
+    for r in (f_region, n_region):
+        if r not in names:
+            raise DeviceError("contacts", f"no region {r!r} for a junction; regions: "
+                              f"{sorted(names)}")
+    i_f, i_n = names.index(f_region), names.index(n_region)
+    f2t = mesh.f2t
+    inner = f2t[1] >= 0
+    r0 = dmesh.element_region[f2t[0]]
+    r1 = np.where(inner, dmesh.element_region[np.maximum(f2t[1], 0)], -1)
+    shared = np.nonzero(inner & (((r0 == i_f) & (r1 == i_n)) | ((r0 == i_n) & (r1 == i_f))))[0]
+    none = np.zeros(0, dtype=np.int64)
+    if not dmesh.interfaces:
+        return shared, none, none
+    twin = np.arange(mesh.nvertices)
+    for itf in dmesh.interfaces:
+        twin[itf.nodes_a], twin[itf.nodes_b] = itf.nodes_b, itf.nodes_a
+    bf = mesh.boundary_facets()
+    cand = bf[r0[bf] == i_f]
+    nodes = mesh.facets[:, cand]
+    moved = (twin[nodes] != nodes).all(axis=0)
+    cand = cand[moved]
+    other = find_facets(mesh, twin[mesh.facets[:, cand]], missing=-1)
+    ok = other >= 0
+    ok[ok] = r0[other[ok]] == i_n
+    return shared, cand[ok], other[ok]
+
+
 def stack_spacing_m(device: Device, f_Hz) -> list[float]:
     """Element size along x per layer [m]: ``mesh_size_nm`` if given, else
     ``1/(ELEMENTS_PER_LENGTH max|q|)`` of the layer's material over ``f_Hz``."""
@@ -241,7 +307,7 @@ def transverse_elements(device: Device, sizes_m: list[float]) -> list[int]:
     for e in device.extent_m()[1:]:
         if device.device.mesh_size_nm is not None:
             n = math.ceil(e / to_si("mesh_size_nm", device.device.mesh_size_nm) - 1e-9)
-        elif any(c.at[0] in "yz" for c in device.contacts.values()):
+        elif any(c.junction is None and c.at[0] in "yz" for c in device.contacts.values()):
             n = math.ceil(e / min(sizes_m))
         else:
             n = min(8, math.ceil(e / max(sizes_m)))
@@ -299,13 +365,23 @@ def stack_mesh(device: Device, f_Hz, *, h_x_m: float | None = None,
                                                       boundaries_only=True)
     boundaries = dict(faces)
     for cname, c in device.contacts.items():
-        boundaries[cname] = faces[c.at]
+        if c.junction is None:
+            boundaries[cname] = faces[c.at]
     mesh = mesh.with_subdomains(subdomains).with_boundaries(boundaries)
-    return DeviceMesh(
+    dmesh = DeviceMesh(
         mesh=mesh, scales=scales,
         region_material={name: lay.material for name, lay in zip(names, device.layers)},
-        contacts={cname: cname for cname in device.contacts},
+        contacts={cname: cname if c.junction is None else c.at
+                  for cname, c in device.contacts.items()},
+        junction_share=junction_shares(device),
     )
+    dmesh.check_junctions()
+    return dmesh
+
+
+def junction_shares(device: Device) -> dict[str, float]:
+    """Junction contact -> the weight of its N side on a split junction (``P_I/P_F``)."""
+    return {n: c.share_N for n, c in device.contacts.items() if c.junction is not None}
 
 
 # ------------------------------------------------------------- refinement helpers
@@ -423,5 +499,6 @@ def refine_device_mesh(dmesh: DeviceMesh, marked: np.ndarray | None = None
     if boundaries:
         new = same_topology(new.with_boundaries(boundaries), new)
     return DeviceMesh(mesh=new, scales=dmesh.scales, region_material=dict(dmesh.region_material),
-                      contacts=dict(dmesh.contacts)), parent
+                      contacts=dict(dmesh.contacts),
+                      junction_share=dict(dmesh.junction_share)), parent
 

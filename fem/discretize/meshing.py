@@ -17,7 +17,8 @@ import skfem
 from ..core.atomic import write_text
 from ..core.errors import DeviceError
 from ..model.device import Device
-from .mesh import DeviceMesh, device_scales, field_length_m, same_topology, stack_mesh
+from .mesh import (DeviceMesh, device_scales, field_length_m, junction_shares, same_topology,
+                   stack_mesh)
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,11 @@ def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
     faces = {}
     bounds = face_regions(device)
     for c in device.contacts.values():
-        faces[c.at] = min(fine[r] for r in bounds[c.at])
+        if c.junction is None:
+            faces[c.at] = min(fine[r] for r in bounds[c.at])
+        else:  # a junction contact is fine as an interface is, even between like metals
+            a, b = sorted(c.junction)
+            interfaces.setdefault(f"{a}|{b}", min(fine[a], fine[b]))
     return MeshSizing(bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces, decay_nm=decay,
                       growth=growth)
 
@@ -298,6 +303,8 @@ def _check_names(device: Device, mesh: skfem.Mesh, source: str) -> None:
     faces = set(mesh.boundaries or {})
     outer = None
     for cname, c in device.contacts.items():
+        if c.junction is not None:
+            continue  # regions checked above; that they touch: DeviceMesh.check_junctions
         if c.at not in faces:
             raise DeviceError(f"contacts.{cname}.at", f"no boundary physical group {c.at!r} in "
                               f"{source} (boundary groups: {sorted(faces)})")
@@ -334,8 +341,11 @@ def device_mesh(device: Device, f_Hz, mesh_dir: str | Path = "meshes", *,
         scales = device_scales(device)
     _check_names(device, mesh, str(path))
     mesh = same_topology(mesh.scaled(unit / scales.length_m), mesh)
-    return DeviceMesh(mesh=mesh, scales=scales, region_material=device.region_materials(),
-                      contacts={c: spec.at for c, spec in device.contacts.items()})
+    dmesh = DeviceMesh(mesh=mesh, scales=scales, region_material=device.region_materials(),
+                       contacts={c: spec.at for c, spec in device.contacts.items()},
+                       junction_share=junction_shares(device))
+    dmesh.check_junctions()
+    return dmesh
 
 
 #: the most a morph may stretch or shrink any segment between two planes of the geometry
@@ -403,7 +413,8 @@ def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh
             p[k] = np.interp(p[k], ua * unit, ub * unit)
     mesh = same_topology(replace(dmesh.mesh, doflocs=p), dmesh.mesh)
     return DeviceMesh(mesh=mesh, scales=dmesh.scales, region_material=dict(dmesh.region_material),
-                      contacts=dict(dmesh.contacts))
+                      contacts=dict(dmesh.contacts),
+                      junction_share=dict(dmesh.junction_share))
 
 
 def mesh_statistics(dmesh: DeviceMesh) -> dict:

@@ -397,7 +397,18 @@ def _check_geometry(dev: Device):
 
 def _check_contacts(dev: Device):
     faces = dev.faces()
+    regions = dev.region_materials()
+    touching = dev.touching_regions()
     for cname, c in dev.contacts.items():
+        if c.junction is not None:
+            for r in c.junction:
+                if r not in regions:
+                    raise DeviceError(f"contacts.{cname}.at", f"a junction 'F|N' joins two "
+                                      f"regions, and {r!r} is none of {sorted(regions)}")
+            if touching is not None and frozenset(c.junction) not in touching:
+                raise DeviceError(f"contacts.{cname}.at", f"regions {c.junction[0]!r} and "
+                                  f"{c.junction[1]!r} do not touch: no junction {c.at!r}")
+            continue
         if faces is not None and c.at not in faces:
             raise DeviceError(f"contacts.{cname}.at", f"must be one of {faces} for geometry = "
                               f"{dev.geometry!r} in {dev.dimension}D, got {c.at!r}")

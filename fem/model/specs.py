@@ -117,11 +117,23 @@ class ContactSpec(_Closed):
     ``mu = 0``; ``insulating``: zero flux; ``lead``: a semi-infinite lead of the
     adjacent material (non-reflecting Robin condition with its exact ``q``);
     ``detector``: insulating, reports the contact-averaged fields and ``Z``.
+
+    ``at`` names an outer face, or a junction ``"F|N"``: the faces shared by two regions
+    (an injector or detector on the junction of a ferromagnetic electrode ``F`` with a
+    channel ``N``, where a charge current crossing it injects, and a voltage probe
+    detects, spin).  A junction injection ``j_in = P_F j_c`` [A/s] is the spin current
+    the ferromagnet's bulk polarization ``P_F`` carries in the charge current ``j_c``;
+    on a spin-resistive junction (a finite ``G_s`` between the two materials) it enters
+    as ``(1 - P_I/P_F) j_in`` on the F side and ``(P_I/P_F) j_in`` on the N side, where
+    ``P_I`` is the junction's own (interface) polarization: ``P_I_over_P_F``, default
+    1 (``P_I ~ P_F``, as CPP-GMR finds for Py/Cu).  A junction detector averages the two
+    sides' ``mu`` with the same weights (Onsager reciprocity).
     """
 
     at: str
     kind: ContactKind
     j_in_A_per_s: tuple[Float, Float] | None = None
+    P_I_over_P_F: Float | None = None
 
     @model_validator(mode="after")
     def _amplitude(self):
@@ -133,7 +145,31 @@ class ContactSpec(_Closed):
             raise DeviceError(key, "must be finite and not zero")
         if self.kind != "injection" and self.j_in_A_per_s is not None:
             raise DeviceError(key, f"only allowed for kind = 'injection', not {self.kind!r}")
+        if self.junction is not None:
+            a, b = self.junction
+            if not a or not b or a == b:
+                raise DeviceError("at", f"a junction is two different regions 'F|N', got "
+                                  f"{self.at!r}")
+            if self.kind not in ("injection", "detector"):
+                raise DeviceError("kind", f"a contact on a junction ({self.at!r}) must be an "
+                                  f"injection or a detector, not {self.kind!r}")
+        elif self.P_I_over_P_F is not None:
+            raise DeviceError("P_I_over_P_F", "only allowed on a junction contact "
+                              f"(at = 'F|N'), not on face {self.at!r}")
         return self
+
+    @property
+    def junction(self) -> tuple[str, str] | None:
+        """``(F, N)``, the two regions of a junction contact; None on an outer face."""
+        if "|" not in self.at:
+            return None
+        a, _, b = self.at.partition("|")
+        return a.strip(), b.strip()
+
+    @property
+    def share_N(self) -> float:
+        """Weight of the second (N) side of a spin-resistive junction: ``P_I / P_F``."""
+        return 1.0 if self.P_I_over_P_F is None else self.P_I_over_P_F
 
     @property
     def j_in(self) -> complex:

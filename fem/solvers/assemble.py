@@ -44,7 +44,9 @@ class Blocks:
         Per lead contact and adjacent region, ``int_contact u v`` on ``pattern``.
     loads : dict[str, ndarray]
         Per contact and region, ``int_contact v`` over all nodes (scaled area);
-        keys ``(contact, region)``.
+        keys ``(contact, region)``.  On a split junction each side is weighted
+        (:meth:`fem.discretize.mesh.DeviceMesh.contact_sides`), the weights summing to 1,
+        so the loads still sum to the contact's area.
     free : ndarray, int
         Indices of the free nodes (all but grounded ones).
     materials : dict[str, Material]
@@ -279,15 +281,17 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
 
     loads, S = {}, {}
     for contact in dmesh.contacts:
-        facets = dmesh.contact_facets(contact)
-        owner = dmesh.element_region[mesh.f2t[0, facets]]
-        for i, region in enumerate(dmesh.region_names):
-            sel = facets[owner == i]
-            if sel.size:
-                fb = FacetBasis(mesh, elem, facets=sel)
-                loads[(contact, region)] = asm(unit_load, fb)
-                if contact in leads:
-                    S[(contact, region)] = asm(mass, fb)
+        for facets, weight in dmesh.contact_sides(contact):
+            owner = dmesh.element_region[mesh.f2t[0, facets]]
+            for i, region in enumerate(dmesh.region_names):
+                sel = facets[owner == i]
+                if sel.size:
+                    fb = FacetBasis(mesh, elem, facets=sel)
+                    load = weight * asm(unit_load, fb)
+                    key = (contact, region)
+                    loads[key] = loads[key] + load if key in loads else load
+                    if contact in leads:
+                        S[key] = asm(mass, fb)
 
     fixed = np.unique(np.concatenate(
         [mesh.facets[:, dmesh.contact_facets(c)].ravel() for c in grounded]

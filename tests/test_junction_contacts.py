@@ -1,0 +1,218 @@
+"""Contacts on the junction of two regions (``at = "F|N"``) against exact solutions.
+
+Oracles (fem.core.analytic): the layered bar with a source on both sides of an
+interface (``LayeredBar(sources=...)``: a charge current crossing an F/N junction
+injects ``(P_F - P_I) j_c`` on the F side and ``P_I j_c`` on the N side, the
+interface current obeying ``J = G_s (mu_F - mu_N)``), and the 1D network model of a
+lateral spin valve with junction contacts (``NonlocalSpinValve1D(contacts="junction")``).
+Reciprocity (the operator is complex symmetric, and a junction detector weighs the two
+sides as an injection feeds them) is checked to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import CU, PY_LATTICE, assert_bad_input, spinfem
+
+import fem
+from fem.core import analytic
+from fem.discretize.mesh import stack_mesh
+from fem.solvers.verify import error_norms, fitted_rate
+
+H_NM = (4.0, 2.0, 1.0)
+F_NM, N_NM = 20.0, 300.0
+G_S = 1e3  # m/s: comparable to the channel's sigma q (~1.6e3 m/s), so both sides matter
+SHARE = 0.3  # P_I / P_F
+
+
+def bar(dim, G_s, share, f_Hz, contacts=None):
+    dev = {"name": "junction_bar", "geometry": "stack", "dimension": dim}
+    if dim >= 2:
+        dev["width_nm"] = 8.0
+    if dim == 3:
+        dev["height_nm"] = 8.0
+    inj = {"at": "Py_0|Cu_1", "kind": "injection", "j_in_A_per_s": [1.0, 0.0]}
+    if share is not None:
+        inj["P_I_over_P_F"] = share
+    data = {
+        "device": dev,
+        "materials": {"Py": PY_LATTICE, "Cu": CU},
+        "layers": [{"material": "Py", "thickness_nm": F_NM},
+                   {"material": "Cu", "thickness_nm": N_NM}],
+        "contacts": contacts or {"inj": inj, "end": {"at": "x_max", "kind": "lead"}},
+        "frequencies": {"f_Hz": [f_Hz]},
+    }
+    if G_s is not None:
+        data["interfaces"] = [{"between": ["Py", "Cu"], "G_s_m_per_s": G_s}]
+    return fem.validate_device(data)
+
+
+def exact(dev, f_Hz, G_s, share):
+    w = 2 * np.pi * f_Hz
+    py, cu = dev.material("Py"), dev.material("Cu")
+    layers = [(F_NM * 1e-9, py.sigma, py.q(w)), (N_NM * 1e-9, cu.sigma, cu.q(w))]
+    s = share if G_s is not None else 0.0
+    return analytic.LayeredBar(layers, 0.0, far_end="lead", G_s=None if G_s is None else [G_s],
+                               sources={0: ((1 - s) * 1.0, s * 1.0)})
+
+
+@pytest.mark.parametrize("G_s", [None, G_S])
+@pytest.mark.parametrize("dim", [1, 2, 3])
+@pytest.mark.parametrize("f_Hz", [1e9, 1e12])
+def test_junction_injection_in_a_bar(f_Hz, dim, G_s):
+    """F/N bar, insulating F end, Cu continuing as a lead: a junction injection
+    converges at the P1 rates to the exact solution, and the contact's own mean is
+    the exact ``(1 - P_I/P_F) mu_F + (P_I/P_F) mu_N`` at the junction."""
+    dev = bar(dim, G_s, SHARE, f_Hz)
+    ex = exact(dev, f_Hz, G_s, SHARE)
+    l2, h1 = [], []
+    for h in H_NM:
+        dmesh = stack_mesh(dev, [f_Hz], h_x_m=h * 1e-9, n_transverse=round(8.0 / h))
+        res = fem.prepare(dev, [f_Hz], dmesh=dmesh).solve(f_Hz)
+        e = error_norms(res, ex.mu, ex.dmu_dx)
+        l2.append(e[0])
+        h1.append(e[1])
+    # the jump of mu across a split junction is resolved exactly (nodes on both sides)
+    assert abs(fitted_rate(H_NM, l2) - 2) < 0.15, l2
+    assert abs(fitted_rate(H_NM, h1) - 1) < 0.1, h1
+    a = F_NM * 1e-9
+    mu_f = ex.mu(np.array([a - 1e-15]))[0]
+    mu_n = ex.mu(np.array([a + 1e-15]))[0]
+    if G_s is None:
+        assert abs(mu_f - mu_n) < 1e-6 * abs(mu_n)  # points 1e-15 m either side
+        want = mu_n
+    else:
+        assert abs(mu_f - mu_n) > 0.05 * abs(mu_n)  # the junction's jump is a real test
+        want = (1 - SHARE) * mu_f + SHARE * mu_n
+    # h = 1 nm: |q| h <= 0.05, nodal error ~ (|q| h)^2 / 12 < 1e-3
+    assert abs(res.contact_mean("inj") / want - 1) < 1e-3
+    # the two sides' weights sum to 1: the area is the junction's (1, a length, an area)
+    assert res.contact_area_m2("inj") == pytest.approx({1: 1.0, 2: 8e-9, 3: 64e-18}[dim],
+                                                       rel=1e-12)
+
+
+def test_all_on_one_side_matches_an_outer_contact_limit():
+    """P_I/P_F = 0 on a split junction puts the whole injection on the F side: with the
+    junction then closed (G_s -> 0) the F layer alone is a bar driven at its end, the
+    exact ``j cosh(q (t - x)) / (sigma q sinh(q t))`` reversed; here G_s is small, not
+    zero, so compare with the exact two-layer solution and with that limit loosely."""
+    f = 1e9
+    dev = bar(1, 1e-3, 0.0, f)
+    ex = exact(dev, f, 1e-3, 0.0)
+    dmesh = stack_mesh(dev, [f], h_x_m=0.5e-9)
+    res = fem.prepare(dev, [f], dmesh=dmesh).solve(f)
+    py = dev.material("Py")
+    q = py.q(2 * np.pi * f)
+    # reversed homogeneous bar: injection at x = t_F into the F layer, insulating x = 0
+    lim = 1.0 / (py.sigma * q * np.tanh(q * F_NM * 1e-9))
+    assert abs(ex.mu(np.array([F_NM * 1e-9 - 1e-15]))[0] / lim - 1) < 1e-5
+    assert abs(res.contact_mean("inj") / lim - 1) < 1e-3
+
+
+@pytest.mark.parametrize("G_s", [None, G_S])
+def test_junction_contacts_are_reciprocal(G_s):
+    """F/N/F in 2D: injecting at one junction and detecting at the other gives the same
+    Z as the roles swapped (complex-symmetric operator, detector weights = injection
+    weights), to rounding, with unequal P_I/P_F on the two junctions."""
+    def three(inj_at, det_at, shares):
+        data = {
+            "device": {"name": "recip", "geometry": "stack", "dimension": 2, "width_nm": 8.0},
+            "materials": {"Py": PY_LATTICE, "Cu": CU},
+            "layers": [{"material": "Py", "thickness_nm": 20.0},
+                       {"material": "Cu", "thickness_nm": 200.0},
+                       {"material": "Py", "thickness_nm": 20.0}],
+            "contacts": {"a": {"at": inj_at, "kind": "injection", "j_in_A_per_s": [2.0, 1.0],
+                               "P_I_over_P_F": shares[0]},
+                         "b": {"at": det_at, "kind": "detector", "P_I_over_P_F": shares[1]}},
+            "frequencies": {"f_Hz": [1e10]},
+        }
+        if G_s is not None:
+            data["interfaces"] = [{"between": ["Py", "Cu"], "G_s_m_per_s": G_s}]
+        dev = fem.validate_device(data)
+        return fem.prepare(dev).solve(1e10).transfer("b")
+
+    z_ab = three("Py_0|Cu_1", "Py_2|Cu_1", (0.2, 0.7))
+    z_ba = three("Py_2|Cu_1", "Py_0|Cu_1", (0.7, 0.2))
+    assert abs(z_ab) > 0
+    assert abs(z_ab / z_ba - 1) < 1e-10
+
+
+@pytest.mark.parametrize("G_s", [None, 1e3])
+def test_thin_nlsv_with_junction_contacts_approaches_network(G_s, tmp_path):
+    """A 2D lateral spin valve with injector and detector on the junctions approaches
+    the 1D network model with junction contacts as every cross-section length thins
+    (the same limit as tests/test_nlsv.py, there with contacts on the tops)."""
+    from test_nlsv import SPACING, THICKNESS, area, nlsv
+
+    errs = []
+    for t in THICKNESS:
+        base = nlsv(2, t, 1e10, "Py", G_s)
+        data = base.model_dump(mode="json", exclude_none=True)
+        data["contacts"]["inj"] = {"at": "injector|channel", "kind": "injection",
+                                   "j_in_A_per_s": [1.0, 0.0], "P_I_over_P_F": 0.3}
+        data["contacts"]["det"] = {"at": "detector|channel", "kind": "detector",
+                                   "P_I_over_P_F": 0.3}
+        dev = fem.validate_device(data)
+        res = fem.prepare(dev, mesh_dir=tmp_path).solve(1e10)
+        w = res.omega
+        n, e = dev.material("N"), dev.material("Py")
+        ref = analytic.nlsv_network(
+            sigma_N=n.sigma, q_N=n.q(w), A_N=area(2, t, t), sigma_F=e.sigma, q_F=e.q(w),
+            A_F=area(2, t, t), t_F=t / 2 * 1e-9, L=SPACING * 1e-9, I_in=res.injected_current(),
+            G_s=np.inf if G_s is None else G_s, contacts="junction", P_I_over_P_F=0.3)
+        errs.append(abs(res.contact_mean("det") / ref - 1))
+    assert all(np.diff(errs) < 0), errs
+    assert fitted_rate(np.array(THICKNESS), errs) > 1.3, errs
+    assert errs[-1] < 0.02, errs
+
+
+def test_bad_junction_contacts(tmp_path):
+    """A junction naming a region the device lacks, regions that do not touch, a ground
+    on a junction, P_I_over_P_F on a face: exit 2 naming the key and the rule."""
+    cases = {
+        'at = "injector|lead"': "contacts.injector.at",
+        'at = "injector|detector"': "do not touch",
+    }
+    for at, expected in cases.items():
+        path = tmp_path / "bad.toml"
+        path.write_text(_nlsv_file(at))
+        assert_bad_input(spinfem("check", str(path)), expected)
+    path = tmp_path / "ground.toml"
+    path.write_text(_nlsv_file('at = "injector|channel"', extra='[contacts.g]\n'
+                               'at = "detector|channel"\nkind = "ground"\n'))
+    assert_bad_input(spinfem("check", str(path)), "contacts.g.kind")
+    path = tmp_path / "share.toml"
+    path.write_text(_nlsv_file('at = "injector_top"\nP_I_over_P_F = 0.5'))
+    assert_bad_input(spinfem("check", str(path)), "contacts.injector.P_I_over_P_F")
+
+
+def _nlsv_file(injector_at: str, extra: str = "") -> str:
+    return f"""
+[device]
+name = "bad_junction"
+geometry = "nonlocal_spin_valve"
+dimension = 2
+[materials.Py]
+preset = "Py"
+[materials.Cu]
+preset = "Cu"
+[channel]
+material = "Cu"
+length_nm = 2000
+width_nm = 100
+thickness_nm = 80
+[electrodes]
+material = "Py"
+width_nm = 100
+length_nm = 300
+thickness_nm = 30
+spacing_nm = 500
+[contacts.injector]
+{injector_at}
+kind = "injection"
+j_in_A_per_s = [1.0, 0.0]
+{extra}
+[frequencies]
+f_Hz = [1e9]
+"""
