@@ -276,9 +276,18 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
         _fail(err)
     for f in files:
         typer.echo(f"wrote {f}")
-    for name, factor in study.savings().items():
-        text = "not reached" if factor is None else f"{factor:.1f}x fewer nodes than uniform"
-        typer.echo(f"{name}: {text} at {study.rel_error_goal:g}")
+    goal, uniform = study.rel_error_goal, study.series["uniform"]
+    n_uni = uniform.nodes_to_reach(goal)
+    for name in ("graded", "adaptive"):
+        s = study.series[name]
+        n = s.nodes_to_reach(goal)
+        if n is None:
+            text = f"not reached (up to {max(s.nodes):,} nodes)"
+        elif n_uni is None:
+            text = f"{n:,} nodes; uniform meshes did not reach it (up to {max(uniform.nodes):,})"
+        else:
+            text = f"{n:,} nodes, {n_uni / n:.1f}x fewer than uniform"
+        typer.echo(f"{name}: {text} at {goal:g}")
 
 
 def _param_option(text: str) -> tuple[str, tuple[float, float] | None]:

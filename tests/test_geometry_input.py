@@ -23,7 +23,9 @@ CASES = {
                                "electrodes.spacing_nm: the electrodes"),
     "non_positive_size": (NLSV.replace("thickness_nm = 80", "thickness_nm = 0"),
                           "channel.thickness_nm: must be >= 0.001"),
-    "nlsv_contact_face": (NLSV.replace('at = "detector_top"', 'at = "detector_side"'),
+    "nlsv_contact_face": (NLSV.replace(
+        'at = "detector|channel"\nkind = "detector"\nP_I_over_P_F = 0.92',
+        'at = "detector_side"\nkind = "detector"'),
                           "contacts.detector.at: must be one of"),
     "pillar_without_width": (PILLAR.replace("width_nm = 120", ""),
                              "device.width_nm: required for a pillar"),

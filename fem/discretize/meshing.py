@@ -17,8 +17,14 @@ import skfem
 from ..core.atomic import write_text
 from ..core.errors import DeviceError
 from ..model.device import Device
-from .mesh import (DeviceMesh, device_scales, field_length_m, junction_shares, same_topology,
-                   stack_mesh)
+from .mesh import (
+    DeviceMesh,
+    device_scales,
+    field_length_m,
+    junction_shares,
+    same_topology,
+    stack_mesh,
+)
 
 log = logging.getLogger(__name__)
 
