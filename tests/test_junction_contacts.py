@@ -92,6 +92,26 @@ def test_junction_injection_in_a_bar(f_Hz, dim, G_s):
                                                        rel=1e-12)
 
 
+@pytest.mark.parametrize("G_s", [None, G_S])
+def test_junction_means_of_dm_and_dM(G_s):
+    """A junction's dm and dM means take each side's ratio with the contact's weights:
+    the ferromagnet's on a transparent junction (where mu is one value), (1 - r) of F's
+    and r of N's (which has no dM) on a split one."""
+    f = 1e9
+    dev = bar(2, G_s, SHARE, f)
+    res = fem.prepare(dev, [f]).solve(f)
+    ex = exact(dev, f, G_s, SHARE)
+    a = F_NM * 1e-9
+    mu_f, mu_n = ex.mu(np.array([a - 1e-15]))[0], ex.mu(np.array([a + 1e-15]))[0]
+    ratio_f = dev.material("Py").mu_ratios(2 * np.pi * f)
+    ratio_n = dev.material("Cu").mu_ratios(2 * np.pi * f)
+    w = 0.0 if G_s is None else SHARE
+    for k, field in enumerate(("dm", "dM")):
+        want = (1 - w) * ratio_f[k] * mu_f + w * ratio_n[k] * mu_n
+        # the mesh's own error of mu at the junction (default mesh, ~1e-3)
+        assert abs(res.contact_mean("inj", field) / want - 1) < 5e-3, field
+
+
 def test_all_on_one_side_matches_an_outer_contact_limit():
     """P_I/P_F = 0 on a split junction puts the whole injection on the F side: with the
     junction then closed (G_s -> 0) the F layer alone is a bar driven at its end, the
@@ -169,7 +189,8 @@ def test_thin_nlsv_with_junction_contacts_approaches_network(G_s, tmp_path):
 
 def test_bad_junction_contacts(tmp_path):
     """A junction naming a region the device lacks, regions that do not touch, a ground
-    on a junction, P_I_over_P_F on a face: exit 2 naming the key and the rule."""
+    on a junction, the normal metal written first, two contacts on one junction,
+    P_I_over_P_F on a face: exit 2 naming the key and the rule."""
     cases = {
         'at = "injector|lead"': "contacts.injector.at",
         'at = "injector|detector"': "do not touch",
@@ -182,6 +203,13 @@ def test_bad_junction_contacts(tmp_path):
     path.write_text(_nlsv_file('at = "injector|channel"', extra='[contacts.g]\n'
                                'at = "detector|channel"\nkind = "ground"\n'))
     assert_bad_input(spinfem("check", str(path)), "contacts.g.kind")
+    path = tmp_path / "swapped.toml"
+    path.write_text(_nlsv_file('at = "channel|injector"'))
+    assert_bad_input(spinfem("check", str(path)), "the ferromagnet first: injector|channel")
+    path = tmp_path / "twice.toml"
+    path.write_text(_nlsv_file('at = "injector|channel"', extra='[contacts.d]\n'
+                               'at = "injector|channel"\nkind = "detector"\n'))
+    assert_bad_input(spinfem("check", str(path)), "one contact per face or junction")
     path = tmp_path / "share.toml"
     path.write_text(_nlsv_file('at = "injector_top"\nP_I_over_P_F = 0.5'))
     assert_bad_input(spinfem("check", str(path)), "contacts.injector.P_I_over_P_F")

@@ -83,19 +83,22 @@ class DeviceMesh:
         a selection)."""
         return np.asarray(self.mesh.boundaries[self.contacts[contact]])
 
-    def contact_sides(self, contact: str) -> list[tuple[np.ndarray, float]]:
-        """The facets a contact's load and mean run over, with their weights: the face
-        of an outer contact (weight 1); for a junction ``"F|N"`` the facets the two
-        regions share (weight 1: one ``mu`` on both sides) and, where a spin-resistive
-        interface splits them, the F-side and N-side facets weighted
+    def contact_sides(self, contact: str) -> list[tuple[np.ndarray, float, str | None]]:
+        """The facets a contact's load and mean run over, with their weights and the
+        region whose ``dm``/``dM`` ratios apply there (None: each facet's element's).
+        An outer contact: its face, weight 1.  A junction ``"F|N"``: the facets the two
+        regions share (weight 1, one ``mu`` on both sides, counted as F's) and, where a
+        spin-resistive interface splits them, the F-side and N-side facets weighted
         ``1 - share`` and ``share`` (:attr:`junction_share`)."""
         place = self.contacts[contact]
         if "|" not in place:
-            return [(self.contact_facets(contact), 1.0)]
-        shared, f_side, n_side = junction_facets(self, *place.split("|"))
+            return [(self.contact_facets(contact), 1.0, None)]
+        f_region, n_region = place.split("|")
+        shared, f_side, n_side = junction_facets(self, f_region, n_region)
         share = self.junction_share.get(contact, 1.0)
-        return [(f, w) for f, w in ((shared, 1.0), (f_side, 1.0 - share), (n_side, share))
-                if f.size and w != 0.0]
+        sides = ((shared, 1.0, f_region), (f_side, 1.0 - share, f_region),
+                 (n_side, share, n_region))
+        return [(f, w, r) for f, w, r in sides if f.size and w != 0.0]
 
     def check_junctions(self) -> None:
         """Raise :class:`DeviceError` for a junction contact whose regions share no face."""

@@ -408,16 +408,22 @@ def _check_contacts(dev: Device):
             if touching is not None and frozenset(c.junction) not in touching:
                 raise DeviceError(f"contacts.{cname}.at", f"regions {c.junction[0]!r} and "
                                   f"{c.junction[1]!r} do not touch: no junction {c.at!r}")
+            kinds = [getattr(dev.materials.get(regions[r]), "kind", None) for r in c.junction]
+            if kinds == ["normal_metal", "ferromagnet"]:
+                raise DeviceError(f"contacts.{cname}.at", f"a junction is written 'F|N', the "
+                                  f"ferromagnet first: {c.junction[1]}|{c.junction[0]}, "
+                                  f"not {c.at!r}")
             continue
         if faces is not None and c.at not in faces:
             raise DeviceError(f"contacts.{cname}.at", f"must be one of {faces} for geometry = "
                               f"{dev.geometry!r} in {dev.dimension}D, got {c.at!r}")
-    seen: dict[str, str] = {}
+    seen: dict = {}
     for cname, c in dev.contacts.items():
-        if c.at in seen:
-            raise DeviceError(f"contacts.{cname}.at", f"contacts {seen[c.at]!r} and {cname!r} "
-                              f"both sit on face {c.at!r}: one contact per face")
-        seen[c.at] = cname
+        place = c.at if c.junction is None else frozenset(c.junction)
+        if place in seen:
+            raise DeviceError(f"contacts.{cname}.at", f"contacts {seen[place]!r} and {cname!r} "
+                              f"both sit on {c.at!r}: one contact per face or junction")
+        seen[place] = cname
     if not any(c.kind == "injection" for c in dev.contacts.values()):
         raise DeviceError("contacts", "needs at least one contact with kind = 'injection'")
     if dev.adapt is not None:

@@ -281,8 +281,9 @@ def assemble(dmesh: DeviceMesh, materials: dict[str, Material],
 
     loads, S = {}, {}
     for contact in dmesh.contacts:
-        for facets, weight in dmesh.contact_sides(contact):
-            owner = dmesh.element_region[mesh.f2t[0, facets]]
+        for facets, weight, side in dmesh.contact_sides(contact):
+            owner = dmesh.element_region[mesh.f2t[0, facets]] if side is None else \
+                np.full(facets.size, dmesh.region_names.index(side))
             for i, region in enumerate(dmesh.region_names):
                 sel = facets[owner == i]
                 if sel.size:

@@ -163,7 +163,10 @@ class Result:
         return self.contact_mean(name) / current if current != 0 else complex(np.nan, np.nan)
 
     def contact_mean(self, name: str, field: Field = "mu") -> complex:
-        """Contact-averaged complex ``mu`` (or ``dm``, ``dM``) [A/m]."""
+        """Contact-averaged complex ``mu`` (or ``dm``, ``dM``) [A/m].  On a junction
+        ``"F|N"`` the weights are the contact's: ``dm`` and ``dM`` are the ferromagnet's
+        at a transparent junction, ``(1 - P_I/P_F)`` of F's plus ``P_I/P_F`` of N's at a
+        spin-resistive one."""
         if name not in self.dmesh.contacts:
             raise KeyError(f"no contact {name!r}; contacts: {sorted(self.dmesh.contacts)}")
         total, area = 0j, 0.0
