@@ -79,6 +79,7 @@ import scipy.sparse as sp
 from ..core.errors import SpinfemError
 from ..discretize.mesh import DeviceMesh, _barycentric, refine_device_mesh
 from ..model.device import Device
+from ..solvers.linear import auto_method
 from ..solvers.solve import Problem, prepare, solver_settings
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,19 @@ def doerfler(indicator: np.ndarray, theta: float = THETA) -> np.ndarray:
     return np.sort(order[:k])
 
 
+#: relative residual of the estimate's iterative solves (large 3D meshes): far below the
+#: errors of Z it estimates, so the estimate is as if the solves were exact
+ESTIMATE_REL_TOL = 1e-10
+
+
 def _direct(problem: Problem) -> Problem:
-    """The same assembled problem solved with SuperLU (exact solves for the estimate)."""
-    return replace(problem, solver=solver_settings(problem.device, "direct"))
+    """The same assembled problem solved to rounding for the estimate: SuperLU up to
+    :data:`~fem.solvers.linear.DIRECT_MAX_UNKNOWNS` unknowns (a 3D refined mesh beyond
+    40k would take SuperLU minutes and gigabytes), AMG-GMRES to
+    :data:`ESTIMATE_REL_TOL` above."""
+    method = auto_method(problem.n_unknowns, problem.dmesh.dim)
+    rel_tol = ESTIMATE_REL_TOL if method == "iterative" else None
+    return replace(problem, solver=solver_settings(problem.device, method, rel_tol))
 
 
 def estimate(device: Device, dmesh: DeviceMesh, contact: str, f_Hz) -> dict:
