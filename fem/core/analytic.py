@@ -180,6 +180,9 @@ class LayeredBar:
     the far end is ``"insulating"`` (``mu' = 0``), ``"ground"`` (``mu = 0``)
     or ``"lead"`` (the last layer continues to infinity).
 
+    ``near_end = "ground"`` holds ``mu(0) = 0`` instead (``j_in`` must then be 0; the
+    bar is driven by ``sources``).
+
     ``sources`` adds a junction injection at interfaces: ``{i: (s_left, s_right)}``
     [A/s] injects ``s_left`` on the left side and ``s_right`` on the right side of
     interface ``i`` (between layers ``i`` and ``i + 1``).  With ``F(x) = -sigma mu'``
@@ -203,6 +206,7 @@ class LayeredBar:
         far_end: FarEnd = "insulating",
         G_s: Sequence[float] | None = None,
         sources: dict[int, tuple[complex, complex]] | None = None,
+        near_end: Literal["injection", "ground"] = "injection",
     ):
         self.layers = [BarLayer(float(t), float(s), complex(q)) for t, s, q in layers]
         n = len(self.layers)
@@ -223,8 +227,14 @@ class LayeredBar:
             d, sig, q = self.layers[i]
             return sig * q * np.exp(-q * s), -sig * q * np.exp(-q * (d - s))
 
-        A[0, 0:2] = flux(0, 0.0)
-        rhs[0] = j_in
+        if near_end == "injection":
+            A[0, 0:2] = flux(0, 0.0)
+            rhs[0] = j_in
+        elif near_end == "ground" and j_in == 0:
+            A[0, 0:2] = value(0, 0.0)
+        else:
+            raise ValueError(f"near_end must be 'injection' or 'ground' (with j_in = 0), not "
+                             f"{near_end!r} with j_in = {j_in!r}")
         row = 1
         sources = sources or {}
         if any(not 0 <= i < n - 1 for i in sources):
