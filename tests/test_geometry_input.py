@@ -30,7 +30,8 @@ CASES = {
     "pillar_without_width": (PILLAR.replace("width_nm = 120", ""),
                              "device.width_nm: required for a pillar"),
     "pillar_face": (PILLAR.replace('at = "top"', 'at = "x_max"'), "contacts.top.at"),
-    "region_without_material": (MESH.replace('pad = "Py"\n', ""),
+    "region_without_material": (MESH.replace('pad = "Py"\n', "").replace(
+        'at = "pad|cross"', 'at = "pad_top"'),
                                 "regions: physical group 'pad'"),
     "region_not_in_mesh": (MESH.replace('pad = "Py"', 'pad = "Py"\nwire = "Cu"'),
                            "regions.wire: no physical group 'wire'"),

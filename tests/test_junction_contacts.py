@@ -244,3 +244,26 @@ j_in_A_per_s = [1.0, 0.0]
 [frequencies]
 f_Hz = [1e9]
 """
+
+
+def test_mesh_check_refuses_a_junction_of_regions_that_do_not_touch():
+    """On a user mesh the touching regions are known only once it is read:
+    DeviceMesh.check_junctions refuses a junction whose regions share no face, naming
+    the contact (here the outer layers of an F/N/F stack, asked of its mesh directly)."""
+    from fem.core.errors import DeviceError
+
+    dev = fem.validate_device({
+        "device": {"name": "fnf", "geometry": "stack", "dimension": 2, "width_nm": 8.0},
+        "materials": {"Py": PY_LATTICE, "Cu": CU},
+        "layers": [{"material": "Py", "thickness_nm": 20.0},
+                   {"material": "Cu", "thickness_nm": 50.0},
+                   {"material": "Py", "thickness_nm": 20.0}],
+        "contacts": {"inj": {"at": "Py_0|Cu_1", "kind": "injection",
+                             "j_in_A_per_s": [1.0, 0.0]}},
+        "frequencies": {"f_Hz": [1e9]},
+    })
+    dmesh = stack_mesh(dev, [1e9])
+    dmesh.check_junctions()  # the real junction is fine
+    dmesh.contacts["inj"] = "Py_0|Py_2"
+    with pytest.raises(DeviceError, match="contacts.inj.at: regions Py_0 and Py_2 share no face"):
+        dmesh.check_junctions()
