@@ -13,6 +13,7 @@ from .core.errors import (
     SpinfemError,
     SpinfemWarning,
 )
+from .core.units import spin_signal_ohm
 from .core.version import __version__
 from .model.device import Device, load_device, validate_device
 from .model.materials import Ferromagnet, NormalMetal, material, materials_table
@@ -46,6 +47,7 @@ __all__ = [
     "open_netcdf",
     "prepare",
     "solve",
+    "spin_signal_ohm",
     "sweep",
     "validate_device",
 ]

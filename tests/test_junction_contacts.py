@@ -267,3 +267,31 @@ def test_mesh_check_refuses_a_junction_of_regions_that_do_not_touch():
     dmesh.contacts["inj"] = "Py_0|Py_2"
     with pytest.raises(DeviceError, match="contacts.inj.at: regions Py_0 and Py_2 share no face"):
         dmesh.check_junctions()
+
+
+def test_spin_signal_in_ohm_is_the_tunnel_formula():
+    """In electrical units a tunnel-junction valve (G_s -> 0, the whole injection on the
+    channel side: P_I/P_F = 1) gives Takahashi and Maekawa's
+    R_NL = P^2 R_N exp(-L/lambda_N) / 2 with R_N = rho_N lambda_N / A_N (PRB 67, 052409
+    (2003), their tunnel limit): the 1D network's Z through fem.spin_signal_ohm, with the
+    library's Cu, to rounding (1 Hz: omega tau_sf ~ 6e-11)."""
+    cu = fem.material("Cu")
+    entry = cu.source
+    A_N, L, P = 100e-9 * 80e-9, 500e-9, 0.35
+    w = 2 * np.pi * 1.0
+    py = fem.material("Py")
+    z = analytic.NonlocalSpinValve1D(
+        sigma_N=cu.sigma, q_N=cu.q(w), A_N=A_N, sigma_F=py.sigma, q_F=py.q(w), A_F=A_N,
+        t_F=30e-9, L=L, I_in=1.0, G_s=0.0, A_c=A_N, contacts="junction",
+        P_I_over_P_F=1.0).transfer
+    R_N = entry.rho_Ohm_m * entry.lambda_sf_m / A_N
+    want = P**2 * R_N * np.exp(-L / entry.lambda_sf_m) / 2
+    assert abs(fem.spin_signal_ohm(z, P) / want - 1) < 1e-8
+    # the spin resistance of a semi-infinite bar of every library metal is rho lambda_sf
+    from fem.model.materials import library
+
+    for e in library():
+        m = e.material()
+        with np.errstate(all="ignore"):
+            r = fem.spin_signal_ohm(1.0 / (m.sigma * m.q(w)), 1.0)
+        assert abs(r / e.spin_resistance_area_Ohm_m2 - 1) < 1e-6, e.name

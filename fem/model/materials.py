@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core import analytic
 from ..core.errors import DeviceError, MaterialDataWarning
+from ..core.units import E_CHARGE, K_B, MU0, MU_B
 
 _INF = math.inf
 
@@ -231,11 +232,6 @@ Material = Ferromagnet | NormalMetal
 # (e^2 / mu0 mu_B^2) rho lambda_sf / A: F/N junctions split the spin current as measured.
 # The relaxation times are then fixed by the measured lambda_sf (see _model_params).
 
-#: CODATA 2018 constants [SI]
-MU0 = 1.25663706212e-6
-MU_B = 9.2740100783e-24
-E_CHARGE = 1.602176634e-19
-K_B = 1.380649e-23
 
 #: Model parameters of a ferromagnet that no experiment measures directly (assumptions):
 #: xi = chi_m / chi_M, the ratio of the spin accumulation's susceptibility to the
