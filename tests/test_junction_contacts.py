@@ -187,32 +187,19 @@ def test_thin_nlsv_with_junction_contacts_approaches_network(G_s, tmp_path):
     assert errs[-1] < 0.02, errs
 
 
-def test_bad_junction_contacts(tmp_path):
-    """A junction naming a region the device lacks, regions that do not touch, a ground
-    on a junction, the normal metal written first, two contacts on one junction,
-    P_I_over_P_F on a face: exit 2 naming the key and the rule."""
-    cases = {
-        'at = "injector|lead"': "contacts.injector.at",
-        'at = "injector|detector"': "do not touch",
-    }
-    for at, expected in cases.items():
-        path = tmp_path / "bad.toml"
-        path.write_text(_nlsv_file(at))
-        assert_bad_input(spinfem("check", str(path)), expected)
-    path = tmp_path / "ground.toml"
-    path.write_text(_nlsv_file('at = "injector|channel"', extra='[contacts.g]\n'
-                               'at = "detector|channel"\nkind = "ground"\n'))
-    assert_bad_input(spinfem("check", str(path)), "contacts.g.kind")
-    path = tmp_path / "swapped.toml"
-    path.write_text(_nlsv_file('at = "channel|injector"'))
-    assert_bad_input(spinfem("check", str(path)), "the ferromagnet first: injector|channel")
-    path = tmp_path / "twice.toml"
-    path.write_text(_nlsv_file('at = "injector|channel"', extra='[contacts.d]\n'
-                               'at = "injector|channel"\nkind = "detector"\n'))
-    assert_bad_input(spinfem("check", str(path)), "one contact per face or junction")
-    path = tmp_path / "share.toml"
-    path.write_text(_nlsv_file('at = "injector_top"\nP_I_over_P_F = 0.5'))
-    assert_bad_input(spinfem("check", str(path)), "contacts.injector.P_I_over_P_F")
+@pytest.mark.parametrize(("at", "extra", "expected"), [
+    ('at = "channel|injector"', "", "the ferromagnet first: injector|channel"),
+    ('at = "injector|channel"', '[contacts.d]\nat = "injector|channel"\nkind = "detector"\n',
+     "one contact per face or junction"),
+])
+def test_bad_junction_contacts(at, extra, expected, tmp_path):
+    """Beyond the corpus (tests/bad_devices/contact_junction_*.toml: unknown regions,
+    regions that do not touch, grounds, P_I_over_P_F on a face or NaN): the injector
+    written N first, and a second contact on the same junction: exit 2 naming the key
+    and the rule."""
+    path = tmp_path / "bad.toml"
+    path.write_text(_nlsv_file(at, extra))
+    assert_bad_input(spinfem("check", str(path)), expected)
 
 
 def _nlsv_file(injector_at: str, extra: str = "") -> str:
