@@ -202,6 +202,18 @@ def test_bad_junction_contacts(at, extra, expected, tmp_path):
     assert_bad_input(spinfem("check", str(path)), expected)
 
 
+def test_junction_spelled_with_spaces_is_the_same_junction():
+    """``at = "Py_0 | Cu_1"`` is kept as ``"Py_0|Cu_1"`` (the mesh looks the regions up
+    by name) and solves to the same Z."""
+    f = 1e9
+    dev = bar(1, G_S, SHARE, f)
+    spaced = dev.with_params(**{"contacts.inj": {
+        **dev.contacts["inj"].model_dump(exclude_none=True), "at": " Py_0 | Cu_1 "}})
+    assert spaced.contacts["inj"].at == "Py_0|Cu_1"
+    z = [fem.prepare(d, [f]).solve(f).transfer("inj") for d in (dev, spaced)]
+    assert z[0] == z[1]
+
+
 def _nlsv_file(injector_at: str, extra: str = "") -> str:
     return f"""
 [device]

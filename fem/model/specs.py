@@ -135,6 +135,13 @@ class ContactSpec(_Closed):
     j_in_A_per_s: tuple[Float, Float] | None = None
     P_I_over_P_F: Float | None = None
 
+    @field_validator("at")
+    @classmethod
+    def _place(cls, at: str) -> str:
+        """A junction is kept as ``"F|N"``, spaces around the bar dropped, so that every
+        reader of ``at`` (the mesh's contacts included) sees the region names."""
+        return "|".join(part.strip() for part in at.split("|")) if "|" in at else at
+
     @model_validator(mode="after")
     def _amplitude(self):
         key = "j_in_A_per_s"
@@ -164,7 +171,7 @@ class ContactSpec(_Closed):
         if "|" not in self.at:
             return None
         a, _, b = self.at.partition("|")
-        return a.strip(), b.strip()
+        return a, b
 
     @property
     def share_N(self) -> float:
