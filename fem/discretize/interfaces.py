@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.errors import DeviceError
 from ..model.device import Device
-from .mesh import DeviceMesh, same_topology
+from .mesh import DeviceMesh, facets_between, same_topology
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,7 @@ def split_interfaces(dmesh: DeviceMesh, device: Device) -> DeviceMesh:
         mesh = dmesh.mesh
         in_a, in_b = _side(dmesh, device, spec.between[0]), _side(dmesh, device, spec.between[1])
         f2t = mesh.f2t
-        inner = f2t[1] >= 0
-        e0, e1 = f2t[0], np.where(inner, f2t[1], 0)
-        shared = inner & ((in_a[e0] & in_b[e1]) | (in_b[e0] & in_a[e1]))
+        shared = facets_between(mesh, in_a, in_b)
         if not shared.any():
             raise DeviceError(loc, f"{spec.between[0]!r} and {spec.between[1]!r} do not touch")
         facets_a = mesh.facets[:, shared]

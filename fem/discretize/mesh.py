@@ -256,6 +256,15 @@ def _axis(edges: np.ndarray, sizes: list[float]) -> np.ndarray:
     return np.concatenate(pts)
 
 
+def facets_between(mesh: skfem.Mesh, in_a: np.ndarray, in_b: np.ndarray) -> np.ndarray:
+    """Mask of the interior facets with an element of ``in_a`` on one side and one of
+    ``in_b`` on the other (``in_a``, ``in_b``: boolean masks over the elements)."""
+    f2t = mesh.f2t
+    inner = f2t[1] >= 0
+    e0, e1 = f2t[0], np.where(inner, f2t[1], 0)
+    return inner & ((in_a[e0] & in_b[e1]) | (in_b[e0] & in_a[e1]))
+
+
 def junction_facets(dmesh: DeviceMesh, f_region: str, n_region: str
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The facets between regions ``f_region`` and ``n_region``: ``(shared, f_side,
@@ -270,17 +279,15 @@ def junction_facets(dmesh: DeviceMesh, f_region: str, n_region: str
             raise DeviceError("contacts", f"no region {r!r} for a junction; regions: "
                               f"{sorted(names)}")
     i_f, i_n = names.index(f_region), names.index(n_region)
-    f2t = mesh.f2t
-    inner = f2t[1] >= 0
-    r0 = dmesh.element_region[f2t[0]]
-    r1 = np.where(inner, dmesh.element_region[np.maximum(f2t[1], 0)], -1)
-    shared = np.nonzero(inner & (((r0 == i_f) & (r1 == i_n)) | ((r0 == i_n) & (r1 == i_f))))[0]
+    region = dmesh.element_region
+    shared = np.nonzero(facets_between(mesh, region == i_f, region == i_n))[0]
     none = np.zeros(0, dtype=np.int64)
     if not dmesh.interfaces:
         return shared, none, none
     twin = np.arange(mesh.nvertices)
     for itf in dmesh.interfaces:
         twin[itf.nodes_a], twin[itf.nodes_b] = itf.nodes_b, itf.nodes_a
+    r0 = region[mesh.f2t[0]]
     bf = mesh.boundary_facets()
     cand = bf[r0[bf] == i_f]
     nodes = mesh.facets[:, cand]
