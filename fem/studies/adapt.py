@@ -177,7 +177,7 @@ def doerfler(indicator: np.ndarray, theta: float = THETA) -> np.ndarray:
 ESTIMATE_REL_TOL = 1e-10
 
 
-def _direct(problem: Problem) -> Problem:
+def _to_rounding(problem: Problem) -> Problem:
     """The same assembled problem solved to rounding for the estimate: SuperLU up to
     :data:`~fem.solvers.linear.DIRECT_MAX_UNKNOWNS` unknowns (a 3D refined mesh beyond
     40k would take SuperLU minutes and gigabytes), AMG-GMRES to
@@ -197,8 +197,8 @@ def estimate(device: Device, dmesh: DeviceMesh, contact: str, f_Hz) -> dict:
     """
     problem = prepare(device, dmesh=dmesh)
     fine_u, parent = refine_device_mesh(dmesh)
-    fine = _direct(prepare(device, dmesh=fine_u))
-    coarse = _direct(problem)
+    fine = _to_rounding(prepare(device, dmesh=fine_u))
+    coarse = _to_rounding(problem)
     P, fine_at, coarse_at = prolongation(fine.dmesh, coarse.dmesh, parent)
     bf = fine.blocks
     load_f = bf.contact_load(contact)
