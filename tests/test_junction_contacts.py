@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CU, PY_LATTICE, assert_bad_input, spinfem
+from conftest import CU, PY_LATTICE, assert_bad_input, spinfem, stack
 
 import fem
 from fem.core import analytic
@@ -26,26 +26,23 @@ G_S = 1e3  # m/s: comparable to the channel's sigma q (~1.6e3 m/s), so both side
 SHARE = 0.3  # P_I / P_F
 
 
-def bar(dim, G_s, share, f_Hz, contacts=None):
-    dev = {"name": "junction_bar", "geometry": "stack", "dimension": dim}
-    if dim >= 2:
-        dev["width_nm"] = 8.0
-    if dim == 3:
-        dev["height_nm"] = 8.0
-    inj = {"at": "Py_0|Cu_1", "kind": "injection", "j_in_A_per_s": [1.0, 0.0]}
-    if share is not None:
-        inj["P_I_over_P_F"] = share
-    data = {
-        "device": dev,
-        "materials": {"Py": PY_LATTICE, "Cu": CU},
-        "layers": [{"material": "Py", "thickness_nm": F_NM},
-                   {"material": "Cu", "thickness_nm": N_NM}],
-        "contacts": contacts or {"inj": inj, "end": {"at": "x_max", "kind": "lead"}},
-        "frequencies": {"f_Hz": [f_Hz]},
-    }
+def junction_stack(layers, contacts, *, dim, f_Hz, G_s=None):
+    """A Py/Cu stack (8 nm across in 2D and 3D) with the given contacts and, with
+    ``G_s``, spin-resistive Py/Cu junctions."""
+    changes = {"contacts": contacts}
     if G_s is not None:
-        data["interfaces"] = [{"between": ["Py", "Cu"], "G_s_m_per_s": G_s}]
-    return fem.validate_device(data)
+        changes["interfaces"] = [{"between": ["Py", "Cu"], "G_s_m_per_s": G_s}]
+    return stack(layers, {"Py": PY_LATTICE, "Cu": CU}, dimension=dim, f_Hz=[f_Hz],
+                 width_nm=8.0, height_nm=8.0).with_params(**changes)
+
+
+def bar(dim, G_s, share, f_Hz):
+    """Py | Cu continuing as a lead, injected on the junction with P_I/P_F = share."""
+    inj = {"at": "Py_0|Cu_1", "kind": "injection", "j_in_A_per_s": [1.0, 0.0],
+           "P_I_over_P_F": share}
+    return junction_stack([("Py", F_NM), ("Cu", N_NM)],
+                          {"inj": inj, "end": {"at": "x_max", "kind": "lead"}},
+                          dim=dim, f_Hz=f_Hz, G_s=G_s)
 
 
 def exact(dev, f_Hz, G_s, share):
@@ -136,20 +133,11 @@ def test_junction_contacts_are_reciprocal(G_s):
     Z as the roles swapped (complex-symmetric operator, detector weights = injection
     weights), to rounding, with unequal P_I/P_F on the two junctions."""
     def three(inj_at, det_at, shares):
-        data = {
-            "device": {"name": "recip", "geometry": "stack", "dimension": 2, "width_nm": 8.0},
-            "materials": {"Py": PY_LATTICE, "Cu": CU},
-            "layers": [{"material": "Py", "thickness_nm": 20.0},
-                       {"material": "Cu", "thickness_nm": 200.0},
-                       {"material": "Py", "thickness_nm": 20.0}],
-            "contacts": {"a": {"at": inj_at, "kind": "injection", "j_in_A_per_s": [2.0, 1.0],
-                               "P_I_over_P_F": shares[0]},
-                         "b": {"at": det_at, "kind": "detector", "P_I_over_P_F": shares[1]}},
-            "frequencies": {"f_Hz": [1e10]},
-        }
-        if G_s is not None:
-            data["interfaces"] = [{"between": ["Py", "Cu"], "G_s_m_per_s": G_s}]
-        dev = fem.validate_device(data)
+        contacts = {"a": {"at": inj_at, "kind": "injection", "j_in_A_per_s": [2.0, 1.0],
+                          "P_I_over_P_F": shares[0]},
+                    "b": {"at": det_at, "kind": "detector", "P_I_over_P_F": shares[1]}}
+        dev = junction_stack([("Py", 20.0), ("Cu", 200.0), ("Py", 20.0)], contacts, dim=2,
+                             f_Hz=1e10, G_s=G_s)
         return fem.prepare(dev).solve(1e10).transfer("b")
 
     z_ab = three("Py_0|Cu_1", "Py_2|Cu_1", (0.2, 0.7))
@@ -251,16 +239,9 @@ def test_mesh_check_refuses_a_junction_of_regions_that_do_not_touch():
     the contact (here the outer layers of an F/N/F stack, asked of its mesh directly)."""
     from fem.core.errors import DeviceError
 
-    dev = fem.validate_device({
-        "device": {"name": "fnf", "geometry": "stack", "dimension": 2, "width_nm": 8.0},
-        "materials": {"Py": PY_LATTICE, "Cu": CU},
-        "layers": [{"material": "Py", "thickness_nm": 20.0},
-                   {"material": "Cu", "thickness_nm": 50.0},
-                   {"material": "Py", "thickness_nm": 20.0}],
-        "contacts": {"inj": {"at": "Py_0|Cu_1", "kind": "injection",
-                             "j_in_A_per_s": [1.0, 0.0]}},
-        "frequencies": {"f_Hz": [1e9]},
-    })
+    dev = junction_stack([("Py", 20.0), ("Cu", 50.0), ("Py", 20.0)],
+                         {"inj": {"at": "Py_0|Cu_1", "kind": "injection",
+                                  "j_in_A_per_s": [1.0, 0.0]}}, dim=2, f_Hz=1e9)
     dmesh = stack_mesh(dev, [1e9])
     dmesh.check_junctions()  # the real junction is fine
     dmesh.contacts["inj"] = "Py_0|Py_2"
