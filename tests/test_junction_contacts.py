@@ -11,6 +11,8 @@ sides as an injection feeds them) is checked to rounding.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import CU, PY_LATTICE, assert_bad_input, spinfem, stack
@@ -20,6 +22,8 @@ from fem.core import analytic
 from fem.discretize.mesh import stack_mesh
 from fem.solvers.verify import error_norms, fitted_rate
 
+#: the shipped 2D spin valve, its contacts on the junctions
+VALVE = (Path(__file__).parents[1] / "devices" / "nlsv_py_cu_2d.toml").read_text()
 H_NM = (4.0, 2.0, 1.0)
 F_NM, N_NM = 20.0, 300.0
 G_S = 1e3  # m/s: comparable to the channel's sigma q (~1.6e3 m/s), so both sides matter
@@ -177,7 +181,7 @@ def test_thin_nlsv_with_junction_contacts_approaches_network(G_s, tmp_path):
 
 @pytest.mark.parametrize(("at", "extra", "expected"), [
     ('at = "channel|injector"', "", "the ferromagnet first: injector|channel"),
-    ('at = "injector|channel"', '[contacts.d]\nat = "injector|channel"\nkind = "detector"\n',
+    ('at = "injector|channel"', '\n[contacts.d]\nat = "injector|channel"\nkind = "detector"\n',
      "one contact per face or junction"),
 ])
 def test_bad_junction_contacts(at, extra, expected, tmp_path):
@@ -186,7 +190,7 @@ def test_bad_junction_contacts(at, extra, expected, tmp_path):
     written N first, and a second contact on the same junction: exit 2 naming the key
     and the rule."""
     path = tmp_path / "bad.toml"
-    path.write_text(_nlsv_file(at, extra))
+    path.write_text(VALVE.replace('at = "injector|channel"', at, 1) + extra)
     assert_bad_input(spinfem("check", str(path)), expected)
 
 
@@ -200,37 +204,6 @@ def test_junction_spelled_with_spaces_is_the_same_junction():
     assert spaced.contacts["inj"].at == "Py_0|Cu_1"
     z = [fem.prepare(d, [f]).solve(f).transfer("inj") for d in (dev, spaced)]
     assert z[0] == z[1]
-
-
-def _nlsv_file(injector_at: str, extra: str = "") -> str:
-    return f"""
-[device]
-name = "bad_junction"
-geometry = "nonlocal_spin_valve"
-dimension = 2
-[materials.Py]
-preset = "Py"
-[materials.Cu]
-preset = "Cu"
-[channel]
-material = "Cu"
-length_nm = 2000
-width_nm = 100
-thickness_nm = 80
-[electrodes]
-material = "Py"
-width_nm = 100
-length_nm = 300
-thickness_nm = 30
-spacing_nm = 500
-[contacts.injector]
-{injector_at}
-kind = "injection"
-j_in_A_per_s = [1.0, 0.0]
-{extra}
-[frequencies]
-f_Hz = [1e9]
-"""
 
 
 def test_mesh_check_refuses_a_junction_of_regions_that_do_not_touch():
