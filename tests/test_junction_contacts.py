@@ -127,8 +127,11 @@ def test_all_on_one_side_matches_an_outer_contact_limit():
     q = py.q(2 * np.pi * f)
     # reversed homogeneous bar: injection at x = t_F into the F layer, insulating x = 0
     lim = 1.0 / (py.sigma * q * np.tanh(q * F_NM * 1e-9))
+    # what leaks through G_s = 1e-3 m/s is of order G_s / (sigma_F |q_F|) = 1.5e-7 of the
+    # injection (measured 8e-7 at the junction)
     assert abs(ex.mu(np.array([F_NM * 1e-9 - 1e-15]))[0] / lim - 1) < 1e-5
-    assert abs(res.contact_mean("inj") / lim - 1) < 1e-3
+    # plus P1's nodal error (|q| h)^2 / 12 = 2e-6 at h = 0.5 nm (measured 2.5e-6 in all)
+    assert abs(res.contact_mean("inj") / lim - 1) < 2e-5
 
 
 @pytest.mark.parametrize("G_s", [None, G_S])
