@@ -49,6 +49,21 @@ def solve_info(res: Result) -> dict:
     return {"method": s.method, "iterations": s.iterations, "rel_residual": s.rel_residual}
 
 
+@contextlib.contextmanager
+def _quiet_shutdown():
+    """Closing an embedded cluster, Dask logs each comm it finds closed, at INFO with a
+    traceback (``distributed.batched``, "Batched Comm Closed"; about one close in four
+    with thread workers): shutdown noise, not an error of the sweep.  Only warnings and
+    errors of that logger pass while it closes."""
+    logger = logging.getLogger("distributed.batched")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def solve_chunk(problem: Problem, f_Hz: list[float]) -> list[tuple[np.ndarray, dict]]:
     """Nodal ``mu`` [A/m] and solve information at each frequency of a chunk (runs on a
     Dask worker)."""
@@ -242,10 +257,11 @@ class Sweep:
                     client.cancel([f for f in self._futures if not f.done()])
                     if problem is not None:
                         client.cancel(problem)
-            if own_client is not None:
-                own_client.close()
-            if own_cluster is not None:
-                own_cluster.close()
+            with _quiet_shutdown():
+                if own_client is not None:
+                    own_client.close()
+                if own_cluster is not None:
+                    own_cluster.close()
 
     def _rescatter(self, client, lost: int):
         """The problem scattered again after the cluster lost it (the scheduler may keep
