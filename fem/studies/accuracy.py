@@ -13,8 +13,8 @@ mesh refined uniformly (every element split: nested meshes, on which P1's ``Z``
 converges as ``h^2`` from the start) and extrapolated by Richardson's rule,
 ``Z_ref = Z_2 + (Z_2 - Z_1)/3`` from the two finest.  The observed order of those nested
 meshes is reported so that the extrapolation can be trusted.  (Graded meshes of
-different sizes are not nested: gmsh places every node anew, and on a device whose
-junction sources end at sharp edges their ``Z`` may approach the limit from either
+different sizes are not nested: gmsh places every node anew, and below ``refine = 1``,
+where their ramps keep one growth, their ``Z`` may approach the limit from either
 side, so the graded sequence itself is no basis for an extrapolation.)
 :func:`write_study` saves the CSV, JSON and the picture (error against nodes, log-log).
 """
