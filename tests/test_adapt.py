@@ -280,13 +280,13 @@ def test_graded_meshes_of_the_junction_valve_converge_at_p1_rate(nlsv):
     """Graded meshes (every size, the ramps' growth included, divided by ``refine``) of
     the valve with junction contacts: Z(detector) at 1 GHz against a reference
     independent of them, Richardson over a graded mesh split uniformly twice (nested
-    meshes: its observed order is checked, and a third split moves it by 8e-7).
+    meshes: its observed order is checked, and a third split moves it by 2e-7).
 
-    Measured: 9.5e-4, 2.6e-4, 6.8e-5 at refine 1, 2, 4 (6.0k, 22k, 84k nodes), falling
-    3.6x and 3.9x per halving, P1's 4x.  (With the ramps' growth held at 1.25 the
+    Measured: 3.3e-4, 9.2e-5, 2.5e-5 at refine 1, 2, 4 (6.2k, 23k, 87k nodes), falling
+    3.6x and 3.7x per halving, P1's 4x.  (With the ramps' growth held at 1.25 the
     elements 10-80 nm under the junctions stayed as they were and the error stalled
     at 4-8e-4 on the shipped twin of this device.)  The uniform 2 nm mesh, 4x the
-    refine = 2 mesh's nodes, is 13x further off (3.4e-3)."""
+    refine = 2 mesh's nodes, is 37x further off (3.4e-3)."""
     from fem.discretize.meshing import device_mesh, mesh_sizing
     from fem.studies.accuracy import _nested_reference, _solve_z
 
@@ -301,10 +301,10 @@ def test_graded_meshes_of_the_junction_valve_converge_at_p1_rate(nlsv):
         nodes[r], z = _solve_z(device, dm, "detector", f)
         err[r] = abs(z - z_ref) / abs(z_ref)
     # per halving of every size P1's functional error falls 4x; 2.8-5.7 is order 1.5-2.5
-    # (the reference's own error, ~1e-6, is 1.5% of the finest mesh's)
+    # (the reference's own error, ~2e-7, is 1% of the finest mesh's)
     for a, b in ((1.0, 2.0), (2.0, 4.0)):
         assert 2.8 < err[a] / err[b] < 5.7, (nodes, err)
-    assert err[1.0] < 1.5e-3 and err[4.0] < 1e-4 and nodes[4.0] < 100_000, (nodes, err)
+    assert err[1.0] < 6e-4 and err[4.0] < 5e-5 and nodes[4.0] < 100_000, (nodes, err)
     uni = device.with_params(**{"device.mesh_size_nm": 2.0, "device.name": "nlsv_uniform"})
     n_u, z_u = _solve_z(uni, device_mesh(uni, [f], tmp), "detector", f)
-    assert n_u > 3 * nodes[2.0] and abs(z_u - z_ref) / abs(z_ref) > 5 * err[2.0], (n_u, z_u)
+    assert n_u > 3 * nodes[2.0] and abs(z_u - z_ref) / abs(z_ref) > 10 * err[2.0], (n_u, z_u)

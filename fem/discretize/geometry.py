@@ -124,16 +124,38 @@ def pillar_layers_nm(device: Device, sizing) -> list[np.ndarray]:
     for c in device.contacts.values():
         if c.at in ("bottom", "top") and c.at in sizing.faces_nm:
             fine.append((edges[0] if c.at == "bottom" else edges[-1], sizing.faces_nm[c.at]))
-    layers = []
-    for k, name in enumerate(names):
-        a, b = edges[k], edges[k + 1]
-        z = np.linspace(a, b, 2001)
-        h = sizing.graded_nm(name, [(np.abs(z - zf), hf) for zf, hf in fine
-                                    if a - 1e-9 <= zf <= b + 1e-9], z.shape)
-        s = np.concatenate([[0.0], np.cumsum(np.diff(z) * 0.5 * (1 / h[1:] + 1 / h[:-1]))])
-        n = max(int(np.ceil(s[-1] - 1e-9)), 2)
-        layers.append(np.interp(np.linspace(0.0, s[-1], n + 1), s, z))
-    return layers
+    return [graded_grid_nm(sizing, name, a, b, fine)
+            for name, a, b in zip(names, edges[:-1], edges[1:])]
+
+
+def graded_grid_nm(sizing, region: str, a: float, b: float,
+                   fine: list[tuple[float, float]]) -> np.ndarray:
+    """Nodes [nm] of a graded 1D grid on ``[a, b]`` in ``region``: the spacing is the
+    sizing's :meth:`~fem.discretize.meshing.MeshSizing.graded_nm` of the distances to
+    the fine planes ``[(z, h), ...]`` in ``[a, b]``; nodes sit at equal steps of
+    ``int dz/h`` (at least two intervals)."""
+    z = np.linspace(a, b, 2001)
+    h = sizing.graded_nm(region, [(np.abs(z - zf), hf) for zf, hf in fine
+                                  if a - 1e-9 <= zf <= b + 1e-9], z.shape)
+    s = np.concatenate([[0.0], np.cumsum(np.diff(z) * 0.5 * (1 / h[1:] + 1 / h[:-1]))])
+    n = max(int(np.ceil(s[-1] - 1e-9)), 2)
+    return np.interp(np.linspace(0.0, s[-1], n + 1), s, z)
+
+
+def electrode_layers_nm(device: Device, sizing, name: str) -> np.ndarray:
+    """Node heights [nm] above the channel's top of a 3D spin valve's electrode
+    ``name`` (``injector``/``detector``), whose footprint on the channel is extruded
+    along z: graded from its junction with the channel (the interface's fine size, set
+    by the ferromagnet's decay length) and from its top face when a contact sits there,
+    as a pillar's layers are."""
+    te = device.electrodes.thickness_nm
+    fine = []
+    key = "|".join(sorted((name, "channel")))
+    if key in sizing.interfaces_nm:
+        fine.append((0.0, sizing.interfaces_nm[key]))
+    if f"{name}_top" in sizing.faces_nm:
+        fine.append((te, sizing.faces_nm[f"{name}_top"]))
+    return graded_grid_nm(sizing, name, 0.0, te, fine)
 
 
 def _nlsv_parts(device: Device, occ, dim: int, sizing=None):
@@ -141,9 +163,16 @@ def _nlsv_parts(device: Device, occ, dim: int, sizing=None):
     L, w, t = ch.length_nm, ch.width_nm, ch.thickness_nm
     we, le, te, s = el.width_nm, el.length_nm, el.thickness_nm, el.spacing_nm
     centres = {"injector": -s / 2, "detector": s / 2}
-    if dim == 3:
-        parts = [occ.addBox(-L / 2, -w / 2, 0, L, w, t)]
-        parts += [occ.addBox(c - we / 2, -le / 2, t, we, le, te) for c in centres.values()]
+    if dim == 3:  # the electrodes' footprints extruded along z on graded layers
+        box = occ.addBox(-L / 2, -w / 2, 0, L, w, t)
+        prints = [occ.addRectangle(c - we / 2, -le / 2, t, we, le) for c in centres.values()]
+        _, mapping = occ.fragment([(3, box)], [(2, p) for p in prints])
+        parts = [[tag for _, tag in mapping[0]]]
+        for name, pieces in zip(centres, mapping[1:]):
+            z = electrode_layers_nm(device, sizing, name)
+            out = occ.extrude(pieces, 0, 0, te, numElements=[1] * (len(z) - 1),
+                              heights=list(z[1:] / te))
+            parts.append([tag for d, tag in out if d == 3])
     else:
         parts = [occ.addRectangle(-L / 2, 0, 0, L, t)]
         parts += [occ.addRectangle(c - we / 2, t, 0, we, te) for c in centres.values()]
@@ -197,12 +226,68 @@ def axis_breakpoints_nm(device: Device) -> list[np.ndarray] | None:
 
 
 #: geometry -> builder ``(device, occ, dim, sizing) -> (parts, region names, faces())``
-#: (only the pillar's extrusion reads the sizing; the others get it from size fields)
+#: (the extrusions of 3D pillars and spin valves read the sizing; the rest of the mesh
+#: gets it from size fields)
 BUILDERS: dict[str, Callable] = {
     "stack": _stack_parts,
     "pillar": _pillar_parts,
     "nonlocal_spin_valve": _nlsv_parts,
 }
+#: geometries whose 3D builder extrudes parts along z (already sharing their faces)
+EXTRUDED = ("pillar", "nonlocal_spin_valve")
+
+#: 3D spin valves: the size across (in x-y) on an electrode's junction with the channel,
+#: in fine sizes of the junction (the ferromagnet's ``ell/N``, which sets the layers
+#: along z): across the junction the ferromagnet's field varies only near the
+#: junction's edges, and the channel's on its own, longer scale ...
+JUNCTION_ACROSS_FINE = 8.0
+#: ... and on the junction's edges inside the footprint, where the electrode leaves the
+#: channel and the ferromagnet's field turns into the overhang over its decay length
+JUNCTION_EDGE_FINE = 2.0
+
+
+def _junction_edge_fields(device: Device, region_tags: dict[str, list[int]], sizing) -> list[int]:
+    """Ramps from the edges a 3D spin valve's junctions share with the rest of their
+    electrodes' footprints (:data:`JUNCTION_EDGE_FINE`)."""
+    import gmsh
+
+    def boundary(dim, tags):
+        return {abs(t) for _, t in gmsh.model.getBoundary([(dim, t) for t in tags],
+                                                          combined=False, oriented=False)}
+
+    def at_top(tag):
+        box = gmsh.model.getBoundingBox(2, tag)
+        return abs(box[2] - top) < TOL and abs(box[5] - top) < TOL
+
+    lateral = lateral_sizing(device, sizing)
+    hmax = max(sizing.bulk_nm.values())  # beyond the ramp the other fields rule
+    channel = boundary(3, region_tags["channel"])
+    top = device.channel.thickness_nm
+    ids = []
+    for name in ("injector", "detector"):
+        key = "|".join(sorted((name, "channel")))
+        if key not in sizing.interfaces_nm:
+            continue
+        footprint = {t for t in boundary(3, region_tags[name]) if at_top(t)}
+        junction = footprint & channel
+        edges = boundary(2, junction) & boundary(2, footprint - junction)
+        h = sizing.interfaces_nm[key] * JUNCTION_EDGE_FINE
+        if edges and h < lateral.interfaces_nm[key]:
+            ids += _ramp(1, edges, h, hmax, sizing.growth)
+    return ids
+
+
+def lateral_sizing(device: Device, sizing):
+    """The sizes of a 3D spin valve's size fields (the extrusion sets the sizes along z):
+    the junctions' fine sizes times :data:`JUNCTION_ACROSS_FINE` (at most the channel's
+    bulk size), as the electrodes' footprints are meshed before they are extruded; no
+    decay grading in the electrodes."""
+    from dataclasses import replace
+
+    interfaces = {k: min(h * JUNCTION_ACROSS_FINE, sizing.bulk_nm["channel"])
+                  for k, h in sizing.interfaces_nm.items()}
+    decay = {k: v for k, v in sizing.decay_nm.items() if k == "channel"}
+    return replace(sizing, interfaces_nm=interfaces, decay_nm=decay)
 
 
 def build_msh(device: Device, sizing, path: str | Path) -> Path:
@@ -229,10 +314,10 @@ def build_msh(device: Device, sizing, path: str | Path) -> Path:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.model.add(device.name)
         occ = gmsh.model.occ
-        extruded = device.geometry == "pillar" and dim == 3
+        extruded = device.geometry in EXTRUDED and dim == 3
         parts, names, faces = BUILDERS[device.geometry](device, occ, dim, sizing)
-        if extruded:  # the layers share their faces by construction
-            mapping = [[(dim, p)] for p in parts]
+        if extruded:  # the parts share their faces by construction
+            mapping = [[(dim, t) for t in np.atleast_1d(p)] for p in parts]
         elif len(parts) > 1:
             _, mapping = occ.fragment([(dim, parts[0])], [(dim, p) for p in parts[1:]])
         else:
@@ -245,10 +330,14 @@ def build_msh(device: Device, sizing, path: str | Path) -> Path:
         for name, tags in face_tags.items():
             if tags:
                 gmsh.model.addPhysicalGroup(dim - 1, tags, name=name)
-        if extruded:  # sizes along z are the extrusion's; across, the cross-section's
+        if extruded and device.geometry == "pillar":
+            # sizes along z are the extrusion's; across, the cross-section's
             wd = [v for v in (device.device.width_nm, device.device.depth_nm) if v]
             gmsh.option.setNumber("Mesh.MeshSizeMax", min(wd) / PILLAR_ELEMENTS_ACROSS)
             gmsh.option.setNumber("Mesh.MeshSizeMin", 0.0)
+        elif extruded:  # the electrodes' sizes along z are the extrusion's
+            _size_fields(dim, region_tags, face_tags, lateral_sizing(device, sizing),
+                         extra=_junction_edge_fields(device, region_tags, sizing))
         else:
             _size_fields(dim, region_tags, face_tags, sizing)
         gmsh.option.setNumber("Mesh.MeshSizeExtendFromBoundary", 0)
@@ -285,23 +374,27 @@ def _entity_extent(dim: int, tag: int) -> float:
 
 
 def _distance(dim: int, entities, h: float) -> int:
-    """A Distance field from the ``dim - 1`` entities, sampled every ``h`` or finer."""
+    """A Distance field from the ``dim``-dimensional entities (curves or surfaces),
+    sampled every ``h`` or finer."""
     import gmsh
 
     field = gmsh.model.mesh.field
     d = field.add("Distance")
-    field.setNumbers(d, "CurvesList" if dim == 2 else "SurfacesList", sorted(entities))
-    n = max(_entity_extent(dim - 1, t) for t in entities) / (h / DISTANCE_SAMPLES_PER_SIZE)
-    field.setNumber(d, "Sampling", int(min(max(20, np.ceil(n) + 1), MAX_SAMPLING[dim])))
+    field.setNumbers(d, "CurvesList" if dim == 1 else "SurfacesList", sorted(entities))
+    n = max(_entity_extent(dim, t) for t in entities) / (h / DISTANCE_SAMPLES_PER_SIZE)
+    field.setNumber(d, "Sampling", int(min(max(20, np.ceil(n) + 1), MAX_SAMPLING[dim + 1])))
     return d
 
 
-def _ramp(dim: int, entities, h: float, hmax: float, growth: float) -> list[int]:
-    """Fields of a size ``h`` on the ``dim - 1`` entities growing by ``growth`` per
-    element to ``hmax``: ``h(d) = h + (growth - 1)(d - h)`` for distance ``d >= h``
-    (one Distance field per entity: each samples at its own extent)."""
+def _ramp(dim: int, entities, h: float, hmax: float, growth: float,
+          plateau: float | None = None) -> list[int]:
+    """Fields of a size ``h`` on the ``dim``-dimensional entities (faces of a region,
+    or curves) growing by ``growth`` per element to ``hmax``: ``h(d) = h + (growth -
+    1)(d - p)`` for distance ``d >= p``, ``p`` the ``plateau`` (default ``h``) (one
+    Distance field per entity: each samples at its own extent)."""
     import gmsh
 
+    p = h if plateau is None else plateau
     field = gmsh.model.mesh.field
     ids = []
     for tag in sorted(set(entities)):
@@ -309,14 +402,14 @@ def _ramp(dim: int, entities, h: float, hmax: float, growth: float) -> list[int]
         field.setNumber(th, "InField", _distance(dim, [tag], h))
         field.setNumber(th, "SizeMin", h)
         field.setNumber(th, "SizeMax", hmax)
-        field.setNumber(th, "DistMin", h)
-        field.setNumber(th, "DistMax", h + (hmax - h) / (growth - 1.0))
+        field.setNumber(th, "DistMin", p)
+        field.setNumber(th, "DistMax", p + (hmax - h) / (growth - 1.0))
         ids.append(th)
     return ids
 
 
 def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[str, list[int]],
-                 sizing) -> None:
+                 sizing, extra: list[int] = ()) -> None:
     """The background size: Min of a cap per region (Constant fields; in a deep region a
     MathEval ``h0 exp(DECAY_GRADING d/ell)`` of the distance to its fine faces, Restricted
     to it), linear ramps (Distance + Threshold) from the fine interfaces and contact faces,
@@ -326,7 +419,7 @@ def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[st
     from .meshing import DECAY_GRADING
 
     field = gmsh.model.mesh.field
-    ids = []
+    ids = list(extra)
     sizes = sizing.bulk_nm
     hmax = max(sizes.values())
     key = "VolumesList" if dim == 3 else "SurfacesList"
@@ -341,13 +434,18 @@ def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[st
         fine_faces[a] |= shared
         fine_faces[b] |= shared
         if h < hmax and shared:
-            ids += _ramp(dim, shared, h, hmax, sizing.growth)
+            ids += _ramp(dim - 1, shared, h, hmax, sizing.growth)
+    for pair, (h, reach) in sizing.spread_nm.items():
+        a, b = pair.split("|")
+        shared = bounds[a] & bounds[b]
+        if h < hmax and shared:
+            ids += _ramp(dim - 1, shared, h, hmax, sizing.growth, plateau=reach)
     for face, h in sizing.faces_nm.items():
         tags = {abs(t) for t in face_tags.get(face, [])}
         for name in region_tags:
             fine_faces[name] |= tags & bounds[name]
         if h < hmax and tags:
-            ids += _ramp(dim, tags, h, hmax, sizing.growth)
+            ids += _ramp(dim - 1, tags, h, hmax, sizing.growth)
     for name, tags in region_tags.items():
         h = sizes[name]
         f = field.add("Constant")
@@ -356,10 +454,10 @@ def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[st
         field.setNumber(f, "VOut", hmax)
         ids.append(f)
         if h < hmax:  # grade from this region's boundary outwards
-            ids += _ramp(dim, bounds[name], h, hmax, sizing.growth)
+            ids += _ramp(dim - 1, bounds[name], h, hmax, sizing.growth)
         if name in sizing.decay_nm and fine_faces[name]:
             h0, ell = sizing.decay_nm[name]
-            d = _distance(dim, fine_faces[name], h0)
+            d = _distance(dim - 1, fine_faces[name], h0)
             m = field.add("MathEval")
             field.setString(m, "F", f"min({h!r}, {h0!r} * exp({DECAY_GRADING!r} * "
                                     f"F{d} / {ell!r}))")

@@ -102,6 +102,10 @@ class MeshSizing:
     decay_nm : dict
         Deep region -> ``(h0, ell)``: inside it the size is at most ``h0 exp(DECAY_GRADING
         d/ell)``, ``d`` the distance to its interfaces and contact faces.
+    spread_nm : dict
+        ``"<region>|<region>"`` (a spin valve's junction) -> ``(h, reach)``: the size is
+        at most ``h`` within ``reach`` of the junction, growing beyond it, where the spin
+        current spreads from the junction into the channel.
     growth : float
         Largest size ratio of neighbouring elements going away from a fine feature (and
         from a region of smaller bulk size into a larger one).
@@ -113,6 +117,7 @@ class MeshSizing:
     interfaces_nm: dict[str, float] = field(default_factory=dict)
     faces_nm: dict[str, float] = field(default_factory=dict)
     decay_nm: dict[str, tuple[float, float]] = field(default_factory=dict)
+    spread_nm: dict[str, tuple[float, float]] = field(default_factory=dict)
     growth: float = GROWTH
 
     @classmethod
@@ -151,6 +156,8 @@ class MeshSizing:
                 "interfaces_nm": {k: r(v) for k, v in sorted(self.interfaces_nm.items())},
                 "faces_nm": {k: r(v) for k, v in sorted(self.faces_nm.items())},
                 "decay_nm": {k: r(v) for k, v in sorted(self.decay_nm.items())},
+                **({"spread_nm": {k: r(v) for k, v in sorted(self.spread_nm.items())}}
+                   if self.spread_nm else {}),
                 "growth": r(self.growth)}
 
 
@@ -225,7 +232,27 @@ def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
             a, b = sorted(c.junction)
             interfaces.setdefault(f"{a}|{b}", min(fine[a], fine[b]))
     return MeshSizing(bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces, decay_nm=decay,
+                      spread_nm=_spread_nm(device, bulk, refine),
                       growth=1.0 + (growth - 1.0) / max(refine, 1.0))
+
+
+def _spread_nm(device: Device, bulk: dict[str, float], refine: float) -> dict:
+    """A spin valve's junctions: the spin current entering the channel through a junction
+    narrower than the channel spreads over the junction's smallest extent ``s`` (its
+    width, in 3D also its length across the channel, or the channel's thickness): the
+    channel's size within ``s`` of it is at most ``s/ELEMENTS_PER_LENGTH``, as a decay
+    length's is."""
+    if device.geometry != "nonlocal_spin_valve":
+        return {}
+    ch, el = device.channel, device.electrodes
+    extents = [el.width_nm, ch.thickness_nm]
+    if device.dimension == 3:
+        extents.append(min(ch.width_nm, el.length_nm))
+    reach = min(extents)
+    h = reach / ELEMENTS_PER_LENGTH / refine
+    if h >= bulk["channel"]:
+        return {}
+    return {"|".join(sorted(("channel", e))): (h, reach) for e in ("injector", "detector")}
 
 
 def geometry_hash(device: Device, sizing: MeshSizing | dict[str, float]) -> str:

@@ -4,7 +4,10 @@ what this machine cannot hold.
 Nodes come from the geometry and the element sizes the mesher will use: exact for a
 structured stack; for gmsh meshes ``NODES_PER_CELL`` nodes per ``h^d`` of each region's
 measure, calibrated on the 3D nonlocal spin valve (estimates 0.71, 0.89 and 1.04 of the
-52k, 199k and 892k nodes gmsh made at ``mesh_size_nm`` 6.6, 3.9 and 2.25).  Memory is
+52k, 199k and 892k nodes gmsh made at ``mesh_size_nm`` 6.6, 3.9 and 2.25); a graded
+3D spin valve's electrodes, extruded along z, are their footprints' nodes times their
+layers (the whole valve: 0.74-0.88 of the 20k-141k nodes gmsh made at ``mesh_refine``
+0.3-1).  Memory is
 ``BYTES_PER_NODE`` per node: the measured peak of a whole run (meshing, assembly, the
 reduced sweep) at 892k nodes in 3D, 4.8 kB per node, with headroom.  Above
 :data:`MEMORY_FRACTION` of this machine's memory, or above :data:`MAX_FREQUENCIES`
@@ -139,6 +142,49 @@ def _graded_cells(device: Device, sizing: MeshSizing, extents) -> dict[str, floa
     return out
 
 
+def _spread_cells(device: Device, sizing: MeshSizing) -> float:
+    """Cells the junctions' spreading zones (``sizing.spread_nm``) add to the channel of
+    a 3D spin valve: a box of the junction's footprint widened by the reach, as deep as
+    the reach, at ``h^-3 - bulk^-3``."""
+    ch, el = device.channel, device.electrodes
+    out = 0.0
+    for h, reach in sizing.spread_nm.values():
+        box = ((el.width_nm + 2 * reach) * min(ch.width_nm, el.length_nm + 2 * reach)
+               * min(ch.thickness_nm, reach))
+        out += box * (h ** -3 - sizing.bulk_nm["channel"] ** -3)
+    return out
+
+
+def _extruded_electrode_nodes(device: Device, sizing: MeshSizing) -> dict[str, float]:
+    """Nodes of a 3D spin valve's electrodes, their footprints extruded along z
+    (:func:`fem.discretize.geometry.electrode_layers_nm`): the footprint's nodes (the
+    lateral sizes of :func:`~fem.discretize.geometry.lateral_sizing` and the ramps from
+    the junction's edges, integrated as ``NODES_PER_CELL / h^2``) times the layers'
+    planes."""
+    from .geometry import JUNCTION_EDGE_FINE, electrode_layers_nm, lateral_sizing
+
+    ch, el = device.channel, device.electrodes
+    lateral = lateral_sizing(device, sizing)
+    g = sizing.growth - 1.0
+    x = np.linspace(0.0, el.width_nm, 101)
+    y = np.linspace(-el.length_nm / 2, el.length_nm / 2, 1201)
+    out = {}
+    for name in ("injector", "detector"):
+        key = "|".join(sorted((name, "channel")))
+        h = np.full(y.shape, sizing.bulk_nm[name])
+        if key in lateral.interfaces_nm:
+            off = np.abs(np.abs(y) - ch.width_nm / 2)  # to the junction's edges
+            inside = np.abs(y) <= ch.width_nm / 2
+            h = np.minimum(h, lateral.interfaces_nm[key] + g * np.where(inside, 0.0, off))
+            if el.length_nm > ch.width_nm:
+                he = sizing.interfaces_nm[key] * JUNCTION_EDGE_FINE
+                h = np.minimum(h, he + g * np.maximum(off - he, 0.0))
+        per_length = np.sum((h[1:] ** -2 + h[:-1] ** -2) / 2 * np.diff(y))
+        planes = len(electrode_layers_nm(device, sizing, name))
+        out[name] = float(per_length * (x[-1] - x[0]) * NODES_PER_CELL[2] * planes)
+    return out
+
+
 def estimate(device: Device) -> Estimate | None:
     """Nodes, elements and peak memory of a run of ``device`` (None for a user mesh:
     its size is what the file holds)."""
@@ -161,6 +207,16 @@ def estimate(device: Device) -> Estimate | None:
         section = w * dd * shape / h**2 * NODES_PER_CELL[2]
         layers = pillar_layers_nm(device, mesh_sizing(device, ends))
         per_region = {r: section * (len(z) - 1) for r, z in zip(device.layer_names(), layers)}
+        nodes = float(sum(per_region.values()))
+    elif device.geometry == "nonlocal_spin_valve" and d == 3 and key is None:
+        from .geometry import lateral_sizing
+
+        sizing = mesh_sizing(device, ends)
+        chan = extents["channel"]
+        graded = _graded_cells(device, lateral_sizing(device, sizing), extents)["channel"]
+        per_region = {"channel": (math.prod(v for _, v in chan) / sizing.bulk_nm["channel"] ** 3
+                                  + graded + _spread_cells(device, sizing)) * NODES_PER_CELL[3]}
+        per_region.update(_extruded_electrode_nodes(device, sizing))
         nodes = float(sum(per_region.values()))
     else:
         sizing = mesh_sizing(device, ends)
