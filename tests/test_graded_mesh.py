@@ -215,6 +215,47 @@ def test_point_location_exact_on_graded_mesh(graded):
     assert length.sum() * L * 1e9 == pytest.approx(W_EL, rel=1e-9)
 
 
+def _junction_edge_lengths(dm, electrode="injector"):
+    """Longest edge [nm] and mean y [nm] of each facet of a 3D valve's junction."""
+    from fem.discretize.mesh import junction_facets
+
+    shared, f_side, _ = junction_facets(dm, electrode, "channel")  # split: G_s junction
+    jf = f_side if f_side.size else shared
+    p = dm.mesh.p[:, dm.mesh.facets[:, jf]] * dm.scales.length_m * 1e9  # (3, 3, n)
+    edge = np.max([np.linalg.norm(p[:, i] - p[:, j], axis=0)
+                   for i, j in ((0, 1), (1, 2), (0, 2))], axis=0)
+    return edge, p[1].mean(axis=0)
+
+
+@pytest.mark.parametrize("case", ["thin_electrodes", "top_contacts"])
+def test_3d_valve_footprint_coarse_across_in_every_case(case, tmp_path):
+    """The footprint keeps its in-plane size (JUNCTION_ACROSS_FINE fine sizes) when the
+    ferromagnet is thinner than four decay lengths (its bulk size ell/N is a size along
+    z) and when contacts sit on the electrodes' tops (their fineness is the layers').
+    Before: 109k and 37k nodes, the footprint meshed at ell/N; measured now 17k and
+    25k nodes."""
+    from fem.discretize.geometry import JUNCTION_ACROSS_FINE
+    from fem.discretize.resources import estimate
+
+    dev = fem.load_device("devices/nlsv_py_cu.toml")
+    data = dev.model_dump(mode="json", exclude_none=True)
+    data["device"].update(name=case, mesh_refine=0.3)
+    if case == "thin_electrodes":
+        data["electrodes"]["thickness_nm"] = 10.0  # 2.7 decay lengths of Py
+    else:
+        data["contacts"]["injector"] = {"at": "injector_top", "kind": "injection",
+                                        "j_in_A_per_s": [1.0, 0.0]}
+        data["contacts"]["detector"] = {"at": "detector_top", "kind": "detector"}
+    dev = fem.validate_device(data)
+    dm = device_mesh(dev, dev.f_Hz(), tmp_path)
+    fine = mesh_sizing(dev, dev.f_Hz()).interfaces_nm["channel|injector"]
+    edge, y = _junction_edge_lengths(dm)
+    middle = np.abs(y) < dev.channel.width_nm / 2 - 30
+    assert np.median(edge[middle]) > 0.7 * JUNCTION_ACROSS_FINE * fine, np.median(edge[middle])
+    assert dm.mesh.nvertices < 35_000
+    assert 0.5 < estimate(dev).nodes / dm.mesh.nvertices < 1.5
+
+
 def test_3d_valve_electrodes_extruded_on_graded_layers(tmp_path):
     """A 3D spin valve's electrodes are their footprints extruded along z: every
     electrode node sits on one of the graded planes, the first one fine size above the
@@ -226,7 +267,6 @@ def test_3d_valve_electrodes_extruded_on_graded_layers(tmp_path):
         JUNCTION_EDGE_FINE,
         electrode_layers_nm,
     )
-    from fem.discretize.mesh import junction_facets
     from fem.discretize.resources import estimate
 
     dev = fem.load_device("devices/nlsv_py_cu.toml").with_params(**{"device.mesh_refine": 0.3})
@@ -246,13 +286,8 @@ def test_3d_valve_electrodes_extruded_on_graded_layers(tmp_path):
         zn = m.p[2, nodes] * nm - t
         assert np.all(np.min(np.abs(zn[:, None] - z[None, :]), axis=1) < 1e-6)
     # the junction's facets: coarse in the middle, fine at the edges into the overhang
-    shared, f_side, _ = junction_facets(dm, "injector", "channel")  # split: G_s junction
-    jf = f_side if f_side.size else shared
-    assert jf.size > 100
-    p = m.p[:, m.facets[:, jf]] * nm  # (3, 3, n)
-    edge = np.max([np.linalg.norm(p[:, i] - p[:, j], axis=0)
-                   for i, j in ((0, 1), (1, 2), (0, 2))], axis=0)
-    y = p[1].mean(axis=0)
+    edge, y = _junction_edge_lengths(dm)
+    assert edge.size > 100
     half = dev.channel.width_nm / 2
     middle = np.abs(y) < half - 30
     at_edge = np.abs(np.abs(y) - half) < JUNCTION_EDGE_FINE * fine

@@ -158,7 +158,7 @@ def electrode_layers_nm(device: Device, sizing, name: str) -> np.ndarray:
     return graded_grid_nm(sizing, name, 0.0, te, fine)
 
 
-def _nlsv_parts(device: Device, occ, dim: int, sizing=None):
+def _nlsv_parts(device: Device, occ, dim: int, sizing=None):  # sizing: needed in 3D
     ch, el = device.channel, device.electrodes
     L, w, t = ch.length_nm, ch.width_nm, ch.thickness_nm
     we, le, te, s = el.width_nm, el.length_nm, el.thickness_nm, el.spacing_nm
@@ -278,16 +278,26 @@ def _junction_edge_fields(device: Device, region_tags: dict[str, list[int]], siz
 
 
 def lateral_sizing(device: Device, sizing):
-    """The sizes of a 3D spin valve's size fields (the extrusion sets the sizes along z):
-    the junctions' fine sizes times :data:`JUNCTION_ACROSS_FINE` (at most the channel's
-    bulk size), as the electrodes' footprints are meshed before they are extruded; no
+    """The sizes of a 3D spin valve's size fields, the extrusion setting the electrodes'
+    sizes along z: each junction's fine size times :data:`JUNCTION_ACROSS_FINE` (at
+    most the channel's bulk size), as the electrodes' footprints are meshed before
+    they are extruded; an electrode's bulk size across at least that (a ferromagnet
+    thinner than :data:`~fem.discretize.meshing.DEEP_LENGTHS` decay lengths has its
+    ``ell/N`` as bulk size, a size along z); no top-face sizes (their layers) and no
     decay grading in the electrodes."""
     from dataclasses import replace
 
     interfaces = {k: min(h * JUNCTION_ACROSS_FINE, sizing.bulk_nm["channel"])
                   for k, h in sizing.interfaces_nm.items()}
+    bulk = dict(sizing.bulk_nm)
+    for name in ("injector", "detector"):
+        across = interfaces.get("|".join(sorted((name, "channel"))))
+        if across is not None:
+            bulk[name] = max(bulk[name], across)
+    faces = {k: h for k, h in sizing.faces_nm.items() if not k.endswith("_top")}
     decay = {k: v for k, v in sizing.decay_nm.items() if k == "channel"}
-    return replace(sizing, interfaces_nm=interfaces, decay_nm=decay)
+    return replace(sizing, bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces,
+                   decay_nm=decay)
 
 
 def build_msh(device: Device, sizing, path: str | Path) -> Path:
@@ -361,9 +371,10 @@ def build_msh(device: Device, sizing, path: str | Path) -> Path:
 
 #: a Distance field samples each curve (surface: per direction) at points this many
 #: fine sizes apart at most, so the distance, and the size near a face, is exact to a
-#: fraction of the fine size; at most this many points per curve / per direction
+#: fraction of the fine size; at most this many points per curve / per direction of a
+#: surface (by the dimension of the entity)
 DISTANCE_SAMPLES_PER_SIZE = 1.0
-MAX_SAMPLING = {2: 20_000, 3: 1_500}
+MAX_SAMPLING = {1: 20_000, 2: 1_500}
 
 
 def _entity_extent(dim: int, tag: int) -> float:
@@ -382,7 +393,7 @@ def _distance(dim: int, entities, h: float) -> int:
     d = field.add("Distance")
     field.setNumbers(d, "CurvesList" if dim == 1 else "SurfacesList", sorted(entities))
     n = max(_entity_extent(dim, t) for t in entities) / (h / DISTANCE_SAMPLES_PER_SIZE)
-    field.setNumber(d, "Sampling", int(min(max(20, np.ceil(n) + 1), MAX_SAMPLING[dim + 1])))
+    field.setNumber(d, "Sampling", int(min(max(20, np.ceil(n) + 1), MAX_SAMPLING[dim])))
     return d
 
 
@@ -413,7 +424,8 @@ def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[st
     """The background size: Min of a cap per region (Constant fields; in a deep region a
     MathEval ``h0 exp(DECAY_GRADING d/ell)`` of the distance to its fine faces, Restricted
     to it), linear ramps (Distance + Threshold) from the fine interfaces and contact faces,
-    and from the boundaries of regions of smaller cap."""
+    from the boundaries of regions of smaller cap and, past their plateau, from a spin
+    valve's junctions (``spread_nm``), and the ``extra`` fields given."""
     import gmsh
 
     from .meshing import DECAY_GRADING

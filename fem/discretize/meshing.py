@@ -53,11 +53,12 @@ DEEP_LENGTHS = 4.0
 #: decaying field, per element about evenly in 2D (error per element h^(2+dim) e^(-2d/ell)
 #: held constant gives exp(2 d/((2+dim) ell)): 1/2 in 2D, 2/5 in 3D; 1/2 for both: the
 #: detector functional's error is the product of two decaying fields' errors).  The size
-#: doubles every 1.4 ell; unlike the GROWTH ramp it scales with ``refine``, so graded meshes
-#: converge at P1's rate under refinement
+#: doubles every 1.4 ell; it scales with ``refine`` at every refine (the GROWTH ramp from
+#: refine 1 on), so graded meshes converge at P1's rate under refinement
 DECAY_GRADING = 0.5
-#: bump when the gmsh builders change, so cached meshes are rebuilt
-BUILDER_VERSION = 3
+#: bump when the gmsh builders change (or a constant they read that
+#: :func:`geometry_hash` does not hash), so cached meshes are rebuilt
+BUILDER_VERSION = 4
 
 
 def _region_thinnest_nm(device: Device) -> dict[str, float]:
@@ -69,21 +70,6 @@ def _region_thinnest_nm(device: Device) -> dict[str, float]:
     elec = min(el.thickness_nm, el.width_nm) if d == 2 else \
         min(el.thickness_nm, el.width_nm, el.length_nm)
     return {"channel": chan, "injector": elec, "detector": elec}
-
-
-def region_sizes_nm(device: Device, f_Hz) -> dict[str, float]:
-    """Uniform element size per region [nm]: ``mesh_size_nm`` if given, else the
-    smaller of ``1/(ELEMENTS_PER_LENGTH max|q|)`` over ``f_Hz`` and
-    ``thinnest/ELEMENTS_ACROSS``.  The finest size a region gets anywhere in a graded
-    mesh (:func:`mesh_sizing`) is never below this."""
-    if device.device.mesh_size_nm is not None:
-        return {r: device.device.mesh_size_nm for r in device.region_materials()}
-    thin = _region_thinnest_nm(device)
-    out = {}
-    for region, mat in device.region_materials().items():
-        ell = 1e9 * field_length_m(device, mat, f_Hz)
-        out[region] = min(ell / ELEMENTS_PER_LENGTH, thin[region] / ELEMENTS_ACROSS)
-    return out
 
 
 @dataclass(frozen=True)
@@ -194,7 +180,12 @@ def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
       :data:`DEEP_LENGTHS` field lengths thick (a ferromagnet many spin-decay lengths
       thick) the bulk size is ``thinnest/ELEMENTS_ACROSS`` instead, reached as
       ``(ell/N) exp(DECAY_GRADING d/ell)`` at distance ``d`` from its fine faces: its
-      inside carries almost no signal.
+      inside carries almost no signal;
+    * in a spin valve's channel, within ``s`` of a junction (``s`` its smallest extent,
+      over which the spin current spreads), at most ``s/N`` (``spread_nm``).
+
+    A 3D spin valve's electrodes are extruded on these sizes along z and meshed across
+    on :func:`fem.discretize.geometry.lateral_sizing`.
 
     ``refine`` (times the device file's ``mesh_refine``; ``refine`` alone for a uniform
     ``mesh_size_nm``) divides every size, e.g. for a convergence study: a
@@ -264,6 +255,10 @@ def geometry_hash(device: Device, sizing: MeshSizing | dict[str, float]) -> str:
     part["device"].pop("name")
     part["sizes_nm"] = sizing.as_dict()
     part["builder"] = BUILDER_VERSION
+    if device.geometry == "nonlocal_spin_valve" and device.dimension == 3:
+        from .geometry import JUNCTION_ACROSS_FINE, JUNCTION_EDGE_FINE
+
+        part["junction_fine"] = [JUNCTION_ACROSS_FINE, JUNCTION_EDGE_FINE]
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]
 
 

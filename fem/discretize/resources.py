@@ -171,7 +171,7 @@ def _extruded_electrode_nodes(device: Device, sizing: MeshSizing) -> dict[str, f
     out = {}
     for name in ("injector", "detector"):
         key = "|".join(sorted((name, "channel")))
-        h = np.full(y.shape, sizing.bulk_nm[name])
+        h = np.full(y.shape, lateral.bulk_nm[name])
         if key in lateral.interfaces_nm:
             off = np.abs(np.abs(y) - ch.width_nm / 2)  # to the junction's edges
             inside = np.abs(y) <= ch.width_nm / 2
