@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core.atomic import atomic_path
 from ..model.device import Device
+from .meshing import pair_key
 
 TOL = 1e-6  # nm, for bounding-box queries
 
@@ -118,7 +119,7 @@ def pillar_layers_nm(device: Device, sizing) -> list[np.ndarray]:
     names = device.layer_names()
     fine = []  # (z, size) of every fine plane
     for k, (a, b) in enumerate(zip(names[:-1], names[1:])):
-        key = "|".join(sorted((a, b)))
+        key = pair_key(a, b)
         if key in sizing.interfaces_nm:
             fine.append((edges[k + 1], sizing.interfaces_nm[key]))
     for c in device.contacts.values():
@@ -150,7 +151,7 @@ def electrode_layers_nm(device: Device, sizing, name: str) -> np.ndarray:
     as a pillar's layers are."""
     te = device.electrodes.thickness_nm
     fine = []
-    key = "|".join(sorted((name, "channel")))
+    key = pair_key(name, "channel")
     if key in sizing.interfaces_nm:
         fine.append((0.0, sizing.interfaces_nm[key]))
     if f"{name}_top" in sizing.faces_nm:
@@ -265,7 +266,7 @@ def _junction_edge_fields(device: Device, region_tags: dict[str, list[int]], siz
     top = device.channel.thickness_nm
     ids = []
     for name in ("injector", "detector"):
-        key = "|".join(sorted((name, "channel")))
+        key = pair_key(name, "channel")
         if key not in sizing.interfaces_nm:
             continue
         footprint = {t for t in boundary(3, region_tags[name]) if at_top(t)}
@@ -291,7 +292,7 @@ def lateral_sizing(device: Device, sizing):
                   for k, h in sizing.interfaces_nm.items()}
     bulk = dict(sizing.bulk_nm)
     for name in ("injector", "detector"):
-        across = interfaces.get("|".join(sorted((name, "channel"))))
+        across = interfaces.get(pair_key(name, "channel"))
         if across is not None:
             bulk[name] = max(bulk[name], across)
     faces = {k: h for k, h in sizing.faces_nm.items() if not k.endswith("_top")}
@@ -440,16 +441,19 @@ def _size_fields(dim: int, region_tags: dict[str, list[int]], face_tags: dict[st
         bnd = gmsh.model.getBoundary([(dim, t) for t in tags], combined=True, oriented=False)
         bounds[name] = {abs(t) for _, t in bnd}
     fine_faces = {name: set() for name in region_tags}  # a region's fine interfaces, faces
+    def shared_faces(pair):
+        a, b = pair.split("|")
+        return bounds[a] & bounds[b]
+
     for pair, h in sizing.interfaces_nm.items():
         a, b = pair.split("|")
-        shared = bounds[a] & bounds[b]
+        shared = shared_faces(pair)
         fine_faces[a] |= shared
         fine_faces[b] |= shared
         if h < hmax and shared:
             ids += _ramp(dim - 1, shared, h, hmax, sizing.growth)
     for pair, (h, reach) in sizing.spread_nm.items():
-        a, b = pair.split("|")
-        shared = bounds[a] & bounds[b]
+        shared = shared_faces(pair)
         if h < hmax and shared:
             ids += _ramp(dim - 1, shared, h, hmax, sizing.growth, plateau=reach)
     for face, h in sizing.faces_nm.items():

@@ -61,6 +61,11 @@ DECAY_GRADING = 0.5
 BUILDER_VERSION = 4
 
 
+def pair_key(a: str, b: str) -> str:
+    """The key of two regions' shared face in a :class:`MeshSizing`: ``"a|b"``, sorted."""
+    return "|".join(sorted((a, b)))
+
+
 def _region_thinnest_nm(device: Device) -> dict[str, float]:
     g, d = device.geometry, device.dimension
     if g in ("stack", "pillar"):
@@ -211,17 +216,17 @@ def mesh_sizing(device: Device, f_Hz, *, refine: float = 1.0,
             bulk[r] = fine[r]
     interfaces = {}
     for pair in device.touching_regions() or ():
-        a, b = sorted(pair)
+        a, b = pair
         if regions[a] != regions[b]:
-            interfaces[f"{a}|{b}"] = min(fine[a], fine[b])
+            interfaces[pair_key(a, b)] = min(fine[a], fine[b])
     faces = {}
     bounds = face_regions(device)
     for c in device.contacts.values():
         if c.junction is None:
             faces[c.at] = min(fine[r] for r in bounds[c.at])
         else:  # a junction contact is fine as an interface is, even between like metals
-            a, b = sorted(c.junction)
-            interfaces.setdefault(f"{a}|{b}", min(fine[a], fine[b]))
+            a, b = c.junction
+            interfaces.setdefault(pair_key(a, b), min(fine[a], fine[b]))
     return MeshSizing(bulk_nm=bulk, interfaces_nm=interfaces, faces_nm=faces, decay_nm=decay,
                       spread_nm=_spread_nm(device, bulk, refine),
                       growth=1.0 + (growth - 1.0) / max(refine, 1.0))
@@ -243,7 +248,7 @@ def _spread_nm(device: Device, bulk: dict[str, float], refine: float) -> dict:
     h = reach / ELEMENTS_PER_LENGTH / refine
     if h >= bulk["channel"]:
         return {}
-    return {"|".join(sorted(("channel", e))): (h, reach) for e in ("injector", "detector")}
+    return {pair_key("channel", e): (h, reach) for e in ("injector", "detector")}
 
 
 def geometry_hash(device: Device, sizing: MeshSizing | dict[str, float]) -> str:

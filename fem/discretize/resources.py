@@ -26,7 +26,7 @@ import numpy as np
 from ..core.errors import DeviceError
 from ..model.device import Device
 from .mesh import stack_spacing_m, transverse_elements
-from .meshing import MeshSizing, face_regions, mesh_sizing
+from .meshing import MeshSizing, face_regions, mesh_sizing, pair_key
 
 #: nodes per h^d of a region's length/area/volume in an unstructured (gmsh) mesh
 NODES_PER_CELL = {2: 1.15, 3: 0.8}
@@ -97,7 +97,7 @@ def _feature_measures_nm(device: Device) -> list[tuple[str, str, float]]:
         contact = el.width_nm * (min(ch.width_nm, el.length_nm) if d == 3 else 1.0)
         top = el.width_nm * (el.length_nm if d == 3 else 1.0)
         for e in ("injector", "detector"):
-            pair = "|".join(sorted(("channel", e)))
+            pair = pair_key("channel", e)
             out += [(e, pair, contact), ("channel", pair, contact), (e, f"{e}_top", top)]
         end = ch.thickness_nm * (ch.width_nm if d == 3 else 1.0)
         out += [("channel", "channel_x_min", end), ("channel", "channel_x_max", end),
@@ -108,7 +108,7 @@ def _feature_measures_nm(device: Device) -> list[tuple[str, str, float]]:
     depth = (device.device.height_nm if g == "stack" else device.device.depth_nm) or 1.0
     section = w * (depth if d == 3 else 1.0)
     for a, b in zip(names[:-1], names[1:]):
-        pair = "|".join(sorted((a, b)))
+        pair = pair_key(a, b)
         out += [(a, pair, section), (b, pair, section)]
     for face, regions in face_regions(device).items():
         for r, lay in zip(names, device.layers):
@@ -166,11 +166,10 @@ def _extruded_electrode_nodes(device: Device, sizing: MeshSizing) -> dict[str, f
     ch, el = device.channel, device.electrodes
     lateral = lateral_sizing(device, sizing)
     g = sizing.growth - 1.0
-    x = np.linspace(0.0, el.width_nm, 101)
     y = np.linspace(-el.length_nm / 2, el.length_nm / 2, 1201)
     out = {}
     for name in ("injector", "detector"):
-        key = "|".join(sorted((name, "channel")))
+        key = pair_key(name, "channel")
         h = np.full(y.shape, lateral.bulk_nm[name])
         if key in lateral.interfaces_nm:
             off = np.abs(np.abs(y) - ch.width_nm / 2)  # to the junction's edges
@@ -181,7 +180,7 @@ def _extruded_electrode_nodes(device: Device, sizing: MeshSizing) -> dict[str, f
                 h = np.minimum(h, he + g * np.maximum(off - he, 0.0))
         per_length = np.sum((h[1:] ** -2 + h[:-1] ** -2) / 2 * np.diff(y))
         planes = len(electrode_layers_nm(device, sizing, name))
-        out[name] = float(per_length * (x[-1] - x[0]) * NODES_PER_CELL[2] * planes)
+        out[name] = float(per_length * el.width_nm * NODES_PER_CELL[2] * planes)
     return out
 
 
@@ -208,24 +207,23 @@ def estimate(device: Device) -> Estimate | None:
         layers = pillar_layers_nm(device, mesh_sizing(device, ends))
         per_region = {r: section * (len(z) - 1) for r, z in zip(device.layer_names(), layers)}
         nodes = float(sum(per_region.values()))
-    elif device.geometry == "nonlocal_spin_valve" and d == 3 and key is None:
+    else:
         from .geometry import lateral_sizing
 
         sizing = mesh_sizing(device, ends)
-        chan = extents["channel"]
-        graded = _graded_cells(device, lateral_sizing(device, sizing), extents)["channel"]
-        per_region = {"channel": (math.prod(v for _, v in chan) / sizing.bulk_nm["channel"] ** 3
-                                  + graded + _spread_cells(device, sizing)) * NODES_PER_CELL[3]}
-        per_region.update(_extruded_electrode_nodes(device, sizing))
-        nodes = float(sum(per_region.values()))
-    else:
-        sizing = mesh_sizing(device, ends)
+        # a graded 3D spin valve: electrodes extruded, the channel graded from the
+        # junctions' sizes across them and from their spreading zones
+        extruded = device.geometry == "nonlocal_spin_valve" and d == 3 and key is None
         ellipse = device.geometry == "pillar" and device.device.cross_section == "ellipse"
         per_region = {r: math.prod(v for _, v in ext) / sizing.bulk_nm[r] ** d
                       * NODES_PER_CELL[d] * (math.pi / 4 if ellipse else 1.0)
                       for r, ext in extents.items()}
-        for r, extra in _graded_cells(device, sizing, extents).items():
+        graded = lateral_sizing(device, sizing) if extruded else sizing
+        for r, extra in _graded_cells(device, graded, extents).items():
             per_region[r] += extra * NODES_PER_CELL[d]
+        if extruded:
+            per_region["channel"] += _spread_cells(device, sizing) * NODES_PER_CELL[3]
+            per_region.update(_extruded_electrode_nodes(device, sizing))
         nodes = float(sum(per_region.values()))
     if key is None:  # the largest extent of the region with the most nodes
         biggest = max(per_region, key=per_region.get)
