@@ -124,7 +124,7 @@ def prepare_device(device: Device, *, mesh_dir: str | Path = "meshes",
     check_resources(device, allow_large)
     a = device.adapt
     problem = adapt(device, a.contact, a.rel_error, a.f_Hz, max_nodes=a.max_nodes,
-                    mesh_dir=mesh_dir)
+                    mesh_dir=mesh_dir, strategy=a.strategy)
     return replace(problem, solver=solver_settings(device, method, rel_tol))
 
 
@@ -138,8 +138,10 @@ def adapt_summary(problem: Problem) -> dict | None:
         "estimator": "dual-weighted residual, adjoint driven at the contact, weights from "
                      "the once uniformly refined mesh",
         "error_estimate": {f"{f:g} Hz": float(v) for f, v in problem.error_estimate.items()},
+        "strategy": "graded" if "refine" in problem.adapt_history[0] else "refine",
         "final_nodes": int(problem.dmesh.mesh.nvertices),
         "steps": [{"nodes": h["nodes"], "elements": h["elements"],
+                   **({"refine": h["refine"]} if "refine" in h else {}),
                    "estimate": {f"{f:g} Hz": float(v) for f, v in h["estimate"].items()}}
                   for h in problem.adapt_history],
     }

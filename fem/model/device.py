@@ -176,6 +176,14 @@ class Device(_Closed):
     def dimension(self) -> int:
         return self.device.dimension
 
+    @property
+    def graded_mesh(self) -> bool:
+        """Whether gmsh meshes this device from its own geometry with sizes graded by the
+        physics (not a user mesh, a uniform ``mesh_size_nm`` or a structured stack)."""
+        spec = self.device
+        return (spec.geometry != "mesh" and spec.mesh_size_nm is None
+                and not (spec.geometry == "stack" and spec.mesher == "structured"))
+
     def material(self, name: str) -> Material:
         """The physical material object of ``[materials.<name>]`` (SI)."""
         return self.materials[name].build()
@@ -435,6 +443,10 @@ def _check_contacts(dev: Device):
             raise DeviceError("adapt.contact", f"must be an injection or detector contact (its "
                               f"Z is the goal), got {name!r} of kind "
                               f"{dev.contacts[name].kind!r}")
+        if dev.adapt.strategy == "graded" and not dev.graded_mesh:
+            raise DeviceError("adapt.strategy", "'graded' remeshes the device's own graded "
+                              "gmsh mesh: not for geometry = 'mesh', a uniform mesh_size_nm "
+                              "or a structured stack (use 'refine' or 'auto')")
 
 
 def _check_interfaces(dev: Device):

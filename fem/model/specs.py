@@ -297,10 +297,14 @@ class AdaptSpec(_Closed):
 
     ``contact``: an injection or detector contact; ``f_Hz``: the frequencies [Hz] the
     estimate must hold at (default: the device's lowest, highest and one between);
-    ``max_nodes``: stop with an error rather than refine beyond this many nodes.
+    ``max_nodes``: stop with an error rather than refine beyond this many nodes;
+    ``strategy``: ``"graded"`` remeshes the device's graded gmsh mesh at the scale the
+    estimate asks for, ``"refine"`` splits the elements it marks, ``"auto"`` graded
+    where it applies (a device's own gmsh geometry with graded sizes).
     """
 
     contact: str
     rel_error: Annotated[float, Strict(), Field(gt=0, lt=1)] = 1e-3
     max_nodes: Annotated[int, Field(ge=10, strict=True)] = 2_000_000
     f_Hz: Annotated[list[PositiveFloat], Field(min_length=1, max_length=100)] | None = None
+    strategy: Literal["auto", "graded", "refine"] = "auto"

@@ -6,7 +6,9 @@ meshes against a reference, error against nodes.
 * uniform gmsh meshes (``mesh_size_nm``),
 * graded gmsh meshes (:func:`fem.discretize.meshing.mesh_sizing`, all sizes divided by ``refine``),
 * the meshes of the goal-oriented adaptive loop (:func:`fem.studies.adapt.adapt`), with the
-  loop's own error estimate,
+  loop's own error estimate: ``adaptive`` splitting the elements it marks (from a coarse
+  mesh) and ``adaptive_graded`` choosing the scale of the graded mesh (where the device
+  has one),
 
 and measures every error against a reference independent of the estimator: one graded
 mesh refined uniformly (every element split: nested meshes, on which P1's ``Z``
@@ -72,7 +74,9 @@ class AccuracyStudy:
         tol = self.rel_error_goal if tol is None else tol
         uni = self.series["uniform"].nodes_to_reach(tol)
         out = {}
-        for name in ("graded", "adaptive"):
+        for name in ("graded", "adaptive", "adaptive_graded"):
+            if name not in self.series:
+                continue
             n = self.series[name].nodes_to_reach(tol)
             out[name] = None if uni is None or n is None else uni / n
         return out
@@ -143,24 +147,28 @@ def accuracy_study(device: Device, contact: str, f_Hz: float, *,
             n, z = _solve_z(dev, device_mesh(dev, freqs, mdir), contact, f_Hz)
             uniform.nodes.append(n)
             uniform.Z.append(z)
-        adaptive = Series("adaptive")
-        try:
-            problem = adapt(device, contact, rel_error, freqs, max_nodes=max_nodes,
-                            mesh_dir=mdir)
-        except AdaptError as err:  # the history up to max_nodes still tells the story
-            problem = err.problem
-        for step in problem.adapt_history:
-            adaptive.nodes.append(int(step["nodes"]))
-            adaptive.Z.append(complex(step["Z"][f_Hz]))
-            adaptive.estimate.append(float(step["estimate"][f_Hz]))
+        series = {"uniform": uniform, "graded": graded}
+        strategies = {"adaptive": "refine", "adaptive_graded": "graded"}
+        for name, strategy in strategies.items():
+            if strategy == "graded" and not device.graded_mesh:
+                continue
+            try:
+                problem = adapt(device, contact, rel_error, freqs, max_nodes=max_nodes,
+                                mesh_dir=mdir, strategy=strategy)
+            except AdaptError as err:  # the history up to max_nodes still tells the story
+                problem = err.problem
+            s = series[name] = Series(name)
+            for step in problem.adapt_history:
+                s.nodes.append(int(step["nodes"]))
+                s.Z.append(complex(step["Z"][f_Hz]))
+                s.estimate.append(float(step["estimate"][f_Hz]))
     finally:
         if tmp is not None:
             tmp.cleanup()
-    for s in (graded, uniform, adaptive):
+    for s in series.values():
         s.rel_error = [abs(z - z_ref) / abs(z_ref) for z in s.Z]
     return AccuracyStudy(device=device.name, contact=contact, f_Hz=f_Hz, Z_ref=z_ref,
-                         observed_order=order, rel_error_goal=rel_error,
-                         series={"uniform": uniform, "graded": graded, "adaptive": adaptive},
+                         observed_order=order, rel_error_goal=rel_error, series=series,
                          seconds=time.perf_counter() - t0)
 
 
@@ -186,19 +194,20 @@ def write_study(study: AccuracyStudy, out_dir: str | Path) -> list[Path]:
 
 
 def plot_study(study: AccuracyStudy, path: str | Path) -> Path:
-    """Relative error of ``Z`` against nodes: uniform, graded, adaptive (true and
-    estimated)."""
+    """Relative error of ``Z`` against nodes: uniform, graded, adaptive (both strategies,
+    true and estimated)."""
     from ..output.plot import _pyplot, _save
 
     fig, ax = _pyplot().subplots(figsize=(6.4, 4.6), dpi=130)
-    style = {"uniform": ("tab:gray", "s"), "graded": ("tab:blue", "o"),
-             "adaptive": ("tab:red", "^")}
+    style = {"uniform": ("tab:gray", "s", "uniform"), "graded": ("tab:blue", "o", "graded"),
+             "adaptive": ("tab:red", "^", "adaptive, elements split"),
+             "adaptive_graded": ("tab:green", "D", "adaptive, graded remeshed")}
     for name, s in study.series.items():
-        color, marker = style[name]
-        ax.loglog(s.nodes, s.rel_error, marker=marker, color=color, label=f"{name}: true error")
+        color, marker, label = style[name]
+        ax.loglog(s.nodes, s.rel_error, marker=marker, color=color, label=f"{label}: true error")
         if s.estimate:
             ax.loglog(s.nodes, s.estimate, marker=marker, color=color, linestyle="--",
-                      markerfacecolor="none", label=f"{name}: estimated (DWR)")
+                      markerfacecolor="none", label=f"{label}: estimated (DWR)")
     ax.axhline(study.rel_error_goal, color="k", linewidth=0.8, linestyle=":")
     ax.text(ax.get_xlim()[0] * 1.1, study.rel_error_goal * 1.15, "goal", fontsize=8)
     ax.set_xlabel("nodes")
