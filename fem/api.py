@@ -30,7 +30,7 @@ from .output.export import (
     write_text,
 )
 from .output.vtu import PVDWriter
-from .solvers.result import Result, transfer_unit
+from .solvers.result import Result, signal_unit
 from .solvers.solve import Problem, prepare, solver_settings
 from .solvers.sweep import Sweep, contact_signals
 from .solvers.verify import decay_constant_from_field
@@ -64,8 +64,7 @@ def sweep_header(problem: Problem, res: Result, info: dict) -> list[str]:
     for a reduced basis, the relative error bounds)."""
     cols = ["f_Hz"]
     for name in contact_signals(problem, res):
-        unit = transfer_unit(res.dmesh.dim)[1] if name.endswith("_Z") else "A_per_m"
-        cols += complex_columns(name, unit)
+        cols += complex_columns(name, signal_unit(name, res.dmesh.dim)[1])
     return cols + list(info)
 
 

@@ -255,3 +255,45 @@ def test_spin_signal_in_ohm_is_the_tunnel_formula():
         with np.errstate(all="ignore"):
             r = fem.spin_signal_ohm(1.0 / (m.sigma * m.q(w)), 1.0)
         assert abs(r / e.spin_resistance_area_Ohm_m2 - 1) < 1e-6, e.name
+
+
+def test_sweep_reports_the_signal_in_ohm_where_ferromagnets_carry_P_F(tmp_path):
+    """A 1D CPP valve Py_A | Cu | Py_B, injected on the first junction and detected on
+    the second, each permalloy with its own ``P_F``: ``sweep.csv`` and the xarray
+    Dataset carry ``detector_R`` [Ohm m^2 per unit area] = ``P_A P_B (mu0 mu_B^2/e^2) Z``
+    (the conversion itself is Takahashi and Maekawa's formula, tested above), Z against
+    the exact layered bar (transparent junctions: mu continuous, the detector reads mu
+    at the Cu/Py_B face).  Without ``P_F`` on either ferromagnet there is no R column;
+    a ``P_F`` of 1 or more is bad input."""
+    import csv
+
+    from fem.api import run_device
+    from fem.core.units import SPIN_TO_OHM
+
+    f = 1e9
+    P_A, P_B = 0.4, 0.3
+    contacts = {"inj": {"at": "Py_A_0|Cu_1", "kind": "injection", "j_in_A_per_s": [1.0, 0.0]},
+                "det": {"at": "Py_B_2|Cu_1", "kind": "detector"}}
+    mats = {"Py_A": {**PY_LATTICE, "P_F": P_A}, "Py_B": {**PY_LATTICE, "P_F": P_B}, "Cu": CU}
+    dev = stack([("Py_A", F_NM), ("Cu", N_NM), ("Py_B", F_NM)], mats, f_Hz=[f])
+    dev = dev.with_params(**{"contacts": contacts, "device.mesh_size_nm": 1.0})
+    run_device(dev, tmp_path / "out", plots=False, parallel=False, mesh_dir=tmp_path)
+    row = next(csv.DictReader(open(tmp_path / "out" / "sweep.csv")))
+    z = complex(float(row["det_Z_re_s_per_m"]), float(row["det_Z_im_s_per_m"]))
+    r = complex(float(row["det_R_re_Ohm_m2"]), float(row["det_R_im_Ohm_m2"]))
+    assert abs(r / (P_A * P_B * SPIN_TO_OHM * z) - 1) < 1e-12
+    w = 2 * np.pi * f
+    py, cu = dev.material("Py_A"), dev.material("Cu")
+    layers = [(F_NM * 1e-9, py.sigma, py.q(w)), (N_NM * 1e-9, cu.sigma, cu.q(w)),
+              (F_NM * 1e-9, py.sigma, py.q(w))]
+    bar_ = analytic.LayeredBar(layers, 0.0, sources={0: (0.0, 1.0)})
+    z_exact = complex(bar_.mu(np.array([(F_NM + N_NM) * 1e-9]))[0])
+    # P1 at h = 1 nm: measured 6.4e-6, falling 4x per halving of h (2.6e-5 at 2 nm)
+    assert abs(z / z_exact - 1) < 2e-5, (z, z_exact)
+    ds = fem.sweep(dev).to_xarray()
+    assert ds["det_R"].attrs["units"] == "Ohm m^2 per unit area"
+    assert abs(complex(ds["det_R"].values[0]) / r - 1) < 1e-9
+    plain = dev.with_params(**{"materials.Py_B.P_F": None})
+    assert "det_R" not in fem.sweep(plain).to_xarray()
+    with pytest.raises(fem.DeviceError, match="materials.Py_A.P_F"):
+        dev.with_params(**{"materials.Py_A.P_F": 1.0})

@@ -176,6 +176,25 @@ class Device(_Closed):
     def dimension(self) -> int:
         return self.device.dimension
 
+    def junction_P_F(self, contact: str) -> float | None:
+        """``P_F`` of the ferromagnet ``F`` of a junction contact ``"F|N"`` (None: not a
+        junction, or its ferromagnet has no ``P_F``)."""
+        junction = self.contacts[contact].junction
+        if junction is None:
+            return None
+        spec = self.materials.get(self.region_materials().get(junction[0], junction[0]))
+        return getattr(spec, "P_F", None)
+
+    def signal_polarizations(self, detector: str) -> tuple[float, float] | None:
+        """``(P_inj, P_det)`` that turn ``Z`` of ``detector`` into ohms: the ``P_F`` of
+        the one injection contact's and of the detector's junction ferromagnets (None
+        unless both are junctions with ``P_F`` and there is one injection contact)."""
+        injections = [n for n, c in self.contacts.items() if c.kind == "injection"]
+        if len(injections) != 1:
+            return None
+        pols = self.junction_P_F(injections[0]), self.junction_P_F(detector)
+        return None if None in pols else pols
+
     @property
     def graded_mesh(self) -> bool:
         """Whether gmsh meshes this device from its own geometry with sizes graded by the

@@ -48,7 +48,14 @@ class _MaterialSpec(_Closed):
 
 
 class FerromagnetSpec(_MaterialSpec):
-    """``[materials.X]`` with ``kind = "ferromagnet"``."""
+    """``[materials.X]`` with ``kind = "ferromagnet"``.
+
+    ``P_F`` (optional, between 0 and 1): the ferromagnet's bulk current spin
+    polarization.  It does not enter the solve (a junction's injected spin current is
+    given as ``j_in = P_F j_c`` already); with it on the injector's and the detector's
+    ferromagnets, spinfem also reports the electrical signal
+    ``R = P_inj P_det (mu0 mu_B^2/e^2) Z`` (:func:`fem.core.units.spin_signal_ohm`).
+    """
 
     #: the material's constructor parameter -> its key in a device file
     FILE_KEYS: ClassVar[dict[str, str]] = {
@@ -64,6 +71,7 @@ class FerromagnetSpec(_MaterialSpec):
     r_per_s: Float | None = None
     tau_ML_s: Time = math.inf
     tau_mL_s: Time = math.inf
+    P_F: Annotated[float, Strict(), Field(gt=0, lt=1)] | None = None
 
 
 class NormalMetalSpec(_MaterialSpec):

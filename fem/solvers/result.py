@@ -20,6 +20,23 @@ def transfer_unit(dim: int) -> tuple[str, str]:
             1: ("s/m per unit area", "s_per_m")}[dim]
 
 
+def resistance_unit(dim: int) -> tuple[str, str]:
+    """Unit of the electrical signal ``R = P_inj P_det (mu0 mu_B^2/e^2) Z`` in ``dim``
+    dimensions: (text, column-name suffix); per unit depth in 2D, area in 1D."""
+    return {3: ("Ohm", "Ohm"), 2: ("Ohm m per unit depth", "Ohm_m"),
+            1: ("Ohm m^2 per unit area", "Ohm_m2")}[dim]
+
+
+def signal_unit(name: str, dim: int) -> tuple[str, str]:
+    """Unit of a contact signal by its name: ``<detector>_Z`` (:func:`transfer_unit`),
+    ``<detector>_R`` (:func:`resistance_unit`), else a mean field [A/m]."""
+    if name.endswith("_Z"):
+        return transfer_unit(dim)
+    if name.endswith("_R"):
+        return resistance_unit(dim)
+    return "A/m", "A_per_m"
+
+
 @dataclass(frozen=True)
 class Sample:
     """Fields at points.

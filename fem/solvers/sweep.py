@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import SolveError
+from ..core.units import spin_signal_ohm
 from ..model.device import Device
 from .reduced import GreedyReport, greedy_basis
-from .result import Result, transfer_unit
+from .result import Result, signal_unit
 from .solve import Problem, prepare
 
 log = logging.getLogger(__name__)
@@ -379,7 +380,7 @@ class Sweep:
         names = list(self.signals[0]) if self.signals else []
         data = {}
         for name in names:
-            unit = transfer_unit(self.problem.dmesh.dim)[0] if name.endswith("_Z") else "A/m"
+            unit = signal_unit(name, self.problem.dmesh.dim)[0]
             data[name] = ("f_Hz", np.array([s[name] for s in self.signals]),
                           {"units": unit, "long_name": _long_name(name)})
         return xr.Dataset(data, coords={"f_Hz": ("f_Hz", self.f_Hz, {"units": "Hz"})},
@@ -430,18 +431,25 @@ def _long_name(name: str) -> str:
     return {"mu": f"mean spin potential at {contact}",
             "dm": f"mean spin accumulation at {contact}",
             "dM": f"mean magnetization deviation at {contact}",
-            "Z": f"transfer function <mu>_{contact} / I_in"}[what]
+            "Z": f"transfer function <mu>_{contact} / I_in",
+            "R": f"electrical signal V_{contact} / I_c = P_inj P_det (mu0 mu_B^2/e^2) Z"}[what]
 
 
 def contact_signals(problem: Problem, res: Result) -> dict[str, complex]:
-    """The contact means of every injection and detector contact, and detectors' Z."""
+    """The contact means of every injection and detector contact, detectors' Z, and
+    their electrical signal R where the ferromagnets carry ``P_F``
+    (:meth:`fem.model.device.Device.signal_polarizations`)."""
     out = {}
-    for name, c in problem.device.contacts.items():
+    device = problem.device
+    for name, c in device.contacts.items():
         if c.kind in ("injection", "detector"):
             for fld in ("mu", "dm", "dM"):
                 out[f"{name}_{fld}"] = res.contact_mean(name, fld)
             if c.kind == "detector":
                 out[f"{name}_Z"] = res.transfer(name)
+                pols = device.signal_polarizations(name)
+                if pols is not None:
+                    out[f"{name}_R"] = spin_signal_ohm(out[f"{name}_Z"], *pols)
     return out
 
 
