@@ -277,7 +277,8 @@ def test_sweep_reports_the_signal_in_ohm_where_ferromagnets_carry_P_F(tmp_path):
     mats = {"Py_A": {**PY_LATTICE, "P_F": P_A}, "Py_B": {**PY_LATTICE, "P_F": P_B}, "Cu": CU}
     dev = stack([("Py_A", F_NM), ("Cu", N_NM), ("Py_B", F_NM)], mats, f_Hz=[f])
     dev = dev.with_params(**{"contacts": contacts, "device.mesh_size_nm": 1.0})
-    run_device(dev, tmp_path / "out", plots=False, parallel=False, mesh_dir=tmp_path)
+    run_device(dev, tmp_path / "out", parallel=False, mesh_dir=tmp_path)
+    assert (tmp_path / "out" / "Z_bode.png").stat().st_size > 0  # with its |R| axis
     row = next(csv.DictReader(open(tmp_path / "out" / "sweep.csv")))
     z = complex(float(row["det_Z_re_s_per_m"]), float(row["det_Z_im_s_per_m"]))
     r = complex(float(row["det_R_re_Ohm_m2"]), float(row["det_R_im_Ohm_m2"]))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.units import SPIN_TO_OHM
 from ..model.device import Device
-from ..solvers.result import transfer_unit
+from ..solvers.result import resistance_unit, transfer_unit
 from .export import atomic_path
 
 LAYER_COLOURS = {"ferromagnet": "#f4d6c8", "normal_metal": "#d3e3f3"}
@@ -110,6 +111,13 @@ def bode_plot(path, device: Device, f_Hz, Z: dict[str, list[complex]]) -> Path:
         ax.grid(True, which="both", alpha=0.3)
     ax1.legend()
     ax1.set_title(rf"{device.name}: transfer function $Z = \langle\mu\rangle_{{det}} / I_{{in}}$")
+    # where the ferromagnets carry P_F, |R| = P_inj P_det (mu0 mu_B^2/e^2) |Z| on the right
+    factors = {d: device.signal_polarizations(d) for d in Z}
+    if factors and None not in factors.values() and len(set(factors.values())) == 1:
+        k = float(np.prod(next(iter(factors.values())))) * SPIN_TO_OHM
+        ohm = ax1.secondary_yaxis("right", functions=(lambda z: z * k, lambda r: r / k))
+        r_unit = resistance_unit(device.dimension)[0].replace("^2", "$^2$")
+        ohm.set_ylabel(f"|R| [{r_unit}]")
     return _save(fig, Path(path))
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,14 @@ from ..core.atomic import write_text
 from ..discretize.mesh import refine_device_mesh
 from ..discretize.meshing import device_mesh, mesh_sizing
 from ..model.device import Device
-from ..solvers.solve import prepare
+from ..solvers.linear import auto_method
+from ..solvers.solve import prepare, solver_settings
 from .adapt import AdaptError, adapt
+
+#: relative residual of iterative solves of a study (meshes beyond the direct solver's
+#: size): graded meshes are ill-conditioned, a 1e-10 residual leaves ~1e-5 in Z where
+#: 1e-13 leaves ~1e-7 (measured for the fits, fem.solvers.sensitivity.FIT_REL_TOL)
+REFERENCE_REL_TOL = 1e-13
 
 
 @dataclass
@@ -97,7 +103,14 @@ def _nested_reference(device: Device, contact: str, f_Hz: float, levels: int, dm
 
 
 def _solve_z(device: Device, dmesh, contact: str, f_Hz: float) -> tuple[int, complex]:
+    """Nodes and ``Z`` on ``dmesh``, solved to rounding: SuperLU up to
+    :data:`~fem.solvers.linear.DIRECT_MAX_UNKNOWNS` unknowns, AMG-GMRES to
+    :data:`REFERENCE_REL_TOL` above (SuperLU on a 3D nested reference's 8x refined mesh
+    takes gigabytes)."""
     problem = prepare(device, [f_Hz], dmesh=dmesh, method="direct")
+    if auto_method(problem.n_unknowns, dmesh.dim) == "iterative":
+        problem = replace(problem, solver=solver_settings(device, "iterative",
+                                                          REFERENCE_REL_TOL))
     return int(dmesh.mesh.nvertices), complex(problem.solve(f_Hz).transfer(contact))
 
 
