@@ -138,7 +138,7 @@ def adapt_summary(problem: Problem) -> dict | None:
                      "the once uniformly refined mesh",
         "error_estimate": {f"{f:g} Hz": float(v) for f, v in problem.error_estimate.items()},
         "strategy": "graded" if "refine" in problem.adapt_history[0] else "refine",
-        "final_nodes": int(problem.dmesh.mesh.nvertices),
+        "final_nodes": problem.dmesh.mesh_nodes,
         "steps": [{"nodes": h["nodes"], "elements": h["elements"],
                    **({"refine": h["refine"]} if "refine" in h else {}),
                    "estimate": {f"{f:g} Hz": float(v) for f, v in h["estimate"].items()}}

@@ -148,7 +148,7 @@ def run(device_file: Annotated[Path, typer.Argument(help="Device TOML file")],
         with console.status(f"{doing} {dev.name} ...", spinner="dots"):
             problem = prepare_device(dev, mesh_dir=mesh_dir, method=method, rel_tol=rel_tol,
                                      allow_large=allow_large)
-        n = problem.blocks.n_nodes
+        n = problem.dmesh.mesh_nodes
         console.print(f"{dev.name}: {n} nodes, {problem.dmesh.mesh.nelements} elements "
                       f"({time.perf_counter() - t0:.1f} s); solver: "
                       f"{problem.method(len(dev.f_Hz()))}")

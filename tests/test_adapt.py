@@ -21,6 +21,7 @@ from conftest import CU, PY_LATTICE, exact_bar, stack
 import fem
 from fem.core.units import Scales
 from fem.discretize.mesh import DeviceMesh, refine_device_mesh, stack_mesh
+from fem.discretize.meshing import device_mesh
 from fem.solvers.assemble import p1_volume_blocks
 from fem.studies.adapt import AdaptError, adapt, default_frequencies, estimate
 
@@ -251,10 +252,11 @@ def _adapt_vs_uniform(device, mesh_dir: Path, rel_error: float, strategy: str):
     # the uniform gmsh mesh with at least 3x the nodes: h from nodes ~ area / (h^2 sqrt(3)/2)
     area = 3000 * 100 + 2 * 100 * 20
     h = float(np.sqrt(area / (3 * n_adapt * np.sqrt(3) / 2))) * 0.95
-    uni = fem.prepare(device.with_params(**{"device.mesh_size_nm": h,
-                                            "device.name": "nlsv_uniform"}),
-                      mesh_dir=mesh_dir, method="direct")
-    n_uni = uni.dmesh.mesh.nvertices - sum(i.nodes_a.size for i in uni.dmesh.interfaces)
+    uni_device = device.with_params(**{"device.mesh_size_nm": h, "device.name": "nlsv_uniform"})
+    uni = fem.prepare(uni_device, mesh_dir=mesh_dir, method="direct")
+    n_uni = uni.dmesh.mesh_nodes  # the split junction copies not counted: the gmsh mesh's
+    assert n_uni == device_mesh(uni_device, [1e9], mesh_dir).mesh.nvertices
+    assert uni.n_unknowns > n_uni  # the Py/Cu junctions are split
     Zu = uni.solve(1e9).transfer("detector")
     return problem, n_adapt, Za, n_uni, Zu
 
@@ -284,7 +286,7 @@ def junction_reference(nlsv):
     meshes of other sizes and of the estimator: Richardson over a graded mesh (refine 1)
     split uniformly twice (nested meshes; the observed order is checked, and a third
     split moves it by 2e-7)."""
-    from fem.discretize.meshing import device_mesh, mesh_sizing
+    from fem.discretize.meshing import mesh_sizing
     from fem.studies.accuracy import _nested_reference
 
     device, tmp = nlsv
@@ -304,7 +306,7 @@ def test_graded_meshes_of_the_junction_valve_converge_at_p1_rate(nlsv, junction_
     elements 10-80 nm under the junctions stayed as they were and the error stalled
     at 4-8e-4 on the shipped twin of this device.)  The uniform 2 nm mesh, 4x the
     refine = 2 mesh's nodes, is 37x further off (3.4e-3)."""
-    from fem.discretize.meshing import device_mesh, mesh_sizing
+    from fem.discretize.meshing import mesh_sizing
     from fem.studies.accuracy import _solve_z
 
     device, tmp = nlsv

@@ -74,6 +74,12 @@ class DeviceMesh:
         return list(self.region_material)
 
     @property
+    def mesh_nodes(self) -> int:
+        """Nodes of the mesh as meshed: the split copies of spin-resistive interface
+        nodes not counted (``mesh.nvertices`` counts them: the unknowns)."""
+        return int(self.mesh.nvertices) - sum(int(i.nodes_a.size) for i in self.interfaces)
+
+    @property
     def dim(self) -> int:
         return self.mesh.dim()
 

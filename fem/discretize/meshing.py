@@ -456,8 +456,10 @@ def morph_device_mesh(dmesh: DeviceMesh, old: Device, new: Device) -> DeviceMesh
 
 
 def mesh_statistics(dmesh: DeviceMesh) -> dict:
-    """Nodes and elements per region."""
+    """Nodes (as meshed), the copies that split spin-resistive interfaces (nodes plus
+    copies: the unknowns), and elements per region."""
     m = dmesh.mesh
-    return {"nodes": int(m.nvertices), "elements": int(m.nelements),
+    return {"nodes": dmesh.mesh_nodes, "split_interface_nodes": int(m.nvertices) - dmesh.mesh_nodes,
+            "elements": int(m.nelements),
             "elements_per_region": {r: int(len(m.subdomains[r])) for r in dmesh.region_names}}
 
