@@ -151,6 +151,27 @@ def test_fit_of_the_magnitude_only(valve, valve_data, meshes):
     assert res.model.dtype.kind == "f"
 
 
+def test_fit_of_the_signal_in_ohms(valve, valve_data, meshes):
+    """The same |Z| data as the electrical signal R = P^2 (mu0 mu_B^2/e^2) |Z| [Ohm m per
+    unit depth] with P_F = 0.4 on the permalloy: the fit divides by that factor and
+    recovers the Cu spin-flip time within 3 SE, as from |Z|."""
+    from fem.core.units import SPIN_TO_OHM
+
+    P = 0.4
+    k = P * P * SPIN_TO_OHM
+    Z = np.abs(valve_data["Z_re"] + 1j * valve_data["Z_im"])
+    data = {"f_Hz": valve_data["f_Hz"], "R_abs": k * Z, "R_abs_err": k * valve_data["Z_re_err"]}
+    checked = read_fit_data(data)
+    assert checked.ohm and np.allclose(checked.in_transfer_units(k).Z, Z, rtol=1e-14)
+    dev = valve.with_params(**{D_CU: TRUE[D_CU], "materials.Py.P_F": P})
+    res = fit(dev, data, ["materials.Cu.tau_mL_s"], mesh_dir=meshes, curve_points=0)
+    true = TRUE["materials.Cu.tau_mL_s"]
+    assert abs(res.values["materials.Cu.tau_mL_s"] - true) < 3 * res.std_errors[
+        "materials.Cu.tau_mL_s"]
+    with pytest.raises(DataError, match="give the ferromagnets"):
+        fit(valve, data, ["materials.Cu.tau_mL_s"], mesh_dir=meshes, curve_points=0)
+
+
 def test_fit_against_electrode_spacing(valve, meshes):
     """The nonlocal signal against electrode spacing (one device per row, the way the
     Cu spin-diffusion length is measured): Z at 1 MHz for five spacings with 1% noise
@@ -254,6 +275,10 @@ BAD_DATA = {
                    "row 1, column Z_abs_err: a one-sigma error must be > 0"),
     "empty": ("", "no header line and no data"),
     "two_extra_columns": ("f_Hz,Z_re,Z_im,a,b\n1e6,1.0,0.0,1,2\n", "unknown columns ['a', 'b']"),
+    "z_and_r": ("f_Hz,Z_re,Z_im,R_re,R_im\n1e6,1.0,0.0,1.0,0.0\n2e6,1.0,0.0,1.0,0.0\n",
+                "give Z (columns Z_*) or R in ohms (columns R_*), not both"),
+    "r_without_P_F": ("f_Hz,R_re,R_im\n1e6,1e-11,0.0\n2e6,1e-11,0.0\n",
+                      "R columns are a signal in ohms"),
     "not_a_geometry_key": ("materials.Cu.chi_m,Z_re,Z_im\n1,1.0,0.0\n2,1.0,0.0\n",
                            "column materials.Cu.chi_m is not a geometry key"),
 }

@@ -7,6 +7,10 @@ Columns (one row per measurement):
   the units of :func:`fem.solvers.result.transfer_unit` (s/m^3 in 3D, s/m^2 per unit depth in
   2D), with optional one-sigma errors ``Z_re_err``, ``Z_im_err`` (> 0); or ``Z_abs``
   (with optional ``Z_abs_err``) to fit ``|Z|`` only;
+* or the same in ohms: ``R_re``, ``R_im`` (``R_abs``) and their errors, the electrical
+  signal ``R = P_inj P_det (mu0 mu_B^2/e^2) Z`` in the units of
+  :func:`fem.solvers.result.resistance_unit` (Ohm in 3D, Ohm m per unit depth in 2D):
+  the device's ferromagnets then need ``P_F`` (the fit divides by that factor);
 * optionally one geometry key of the device (e.g. ``electrodes.spacing_nm``): every
   row is then its own device with that key set (a signal against electrode spacing);
   ``f_Hz`` may be left out there, and the device's lowest frequency is used.
@@ -18,7 +22,7 @@ the file, the row or column, and the rule.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,9 @@ from ..core.errors import SpinfemError
 
 VALUE_COLUMNS = ("Z_re", "Z_im", "Z_abs")
 ERROR_COLUMNS = ("Z_re_err", "Z_im_err", "Z_abs_err")
-KNOWN = ("f_Hz", *VALUE_COLUMNS, *ERROR_COLUMNS)
+#: the same columns for a signal in ohms (``R_re`` for ``Z_re``...)
+OHM_COLUMNS = tuple("R" + c[1:] for c in (*VALUE_COLUMNS, *ERROR_COLUMNS))
+KNOWN = ("f_Hz", *VALUE_COLUMNS, *ERROR_COLUMNS, *OHM_COLUMNS)
 
 
 class DataError(SpinfemError, ValueError):
@@ -64,6 +70,15 @@ class FitData:
     magnitude: bool
     geometry_key: str | None = None
     geometry: np.ndarray | None = None
+    #: the values are the electrical signal ``R`` (columns ``R_*``), not ``Z``
+    ohm: bool = False
+
+    def in_transfer_units(self, factor: float) -> FitData:
+        """Data in ohms divided by ``factor = P_inj P_det mu0 mu_B^2/e^2``: ``Z``."""
+        if not self.ohm:
+            return self
+        err = None if self.err is None else tuple(e / factor for e in self.err)
+        return replace(self, Z=self.Z / factor, err=err, ohm=False)
 
     @property
     def n_points(self) -> int:
@@ -143,6 +158,15 @@ def _numbers(source: str, name: str, values: list) -> np.ndarray:
 
 
 def _check(source: str, columns: dict[str, list]) -> FitData:
+    ohm = [c for c in columns if c in OHM_COLUMNS]
+    if ohm:
+        mixed = [c for c in columns if c in (*VALUE_COLUMNS, *ERROR_COLUMNS)]
+        if mixed:
+            raise DataError(f"{source}: give Z (columns Z_*) or R in ohms (columns R_*), not "
+                            f"both: {mixed} with {ohm}")
+        data = _check(source, {("Z" + c[1:] if c in ohm else c): v
+                               for c, v in columns.items()})
+        return replace(data, ohm=True)
     extra = [c for c in columns if c not in KNOWN]
     if len(extra) > 1:
         raise DataError(f"{source}: unknown columns {extra}: known ones are {list(KNOWN)} "

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DeviceError
+from ..core.units import SPIN_TO_OHM
 from ..discretize.meshing import device_mesh, morph_device_mesh, morph_stretch
 from ..model.device import Device, load_device
 from ..model.fit_data import DataError, FitData, read_fit_data
@@ -459,6 +460,14 @@ def fit(device: Device | str | Path, data, params: Iterable[str] | Mapping, *,
     if contact not in device.contacts:
         raise DeviceError("contact", f"no contact {contact!r}; contacts: "
                           f"{sorted(device.contacts)}")
+    if data.ohm:
+        pols = device.signal_polarizations(contact)
+        if pols is None:
+            raise DataError(f"{data.source}: R columns are a signal in ohms, R = P_inj P_det "
+                            f"(mu0 mu_B^2/e^2) Z: give the ferromagnets of the injection "
+                            f"junction and of {contact!r}'s junction their P_F "
+                            f"([materials.X] P_F), or fit Z")
+        data = data.in_transfer_units(pols[0] * pols[1] * SPIN_TO_OHM)
     pars, lower, upper = _parse_params(device, params, bounds)
     lo, hi = np.log(lower), np.log(upper)
     if data.geometry_key is not None:
