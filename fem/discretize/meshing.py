@@ -246,7 +246,7 @@ def _spread_nm(device: Device, bulk: dict[str, float], refine: float) -> dict:
         extents.append(min(ch.width_nm, el.length_nm))
     reach = min(extents)
     h = reach / ELEMENTS_PER_LENGTH / refine
-    if h >= bulk["channel"]:
+    if h >= min(bulk["channel"], reach):  # no finer than the channel, or no zone at all
         return {}
     return {pair_key("channel", e): (h, reach) for e in ("injector", "detector")}
 

@@ -144,14 +144,16 @@ def _graded_cells(device: Device, sizing: MeshSizing, extents) -> dict[str, floa
 
 def _spread_cells(device: Device, sizing: MeshSizing) -> float:
     """Cells the junctions' spreading zones (``sizing.spread_nm``) add to the channel of
-    a 3D spin valve: a box of the junction's footprint widened by the reach, as deep as
-    the reach, at ``h^-3 - bulk^-3``."""
+    a spin valve: a box (a rectangle in 2D) of the junction's footprint widened by the
+    reach, as deep as the reach, at ``h^-d - bulk^-d``."""
     ch, el = device.channel, device.electrodes
+    d = device.dimension
     out = 0.0
     for h, reach in sizing.spread_nm.values():
-        box = ((el.width_nm + 2 * reach) * min(ch.width_nm, el.length_nm + 2 * reach)
-               * min(ch.thickness_nm, reach))
-        out += box * (h ** -3 - sizing.bulk_nm["channel"] ** -3)
+        box = (el.width_nm + 2 * reach) * min(ch.thickness_nm, reach)
+        if d == 3:
+            box *= min(ch.width_nm, el.length_nm + 2 * reach)
+        out += box * (h ** -d - sizing.bulk_nm["channel"] ** -d)
     return out
 
 
@@ -221,8 +223,9 @@ def estimate(device: Device) -> Estimate | None:
         graded = lateral_sizing(device, sizing) if extruded else sizing
         for r, extra in _graded_cells(device, graded, extents).items():
             per_region[r] += extra * NODES_PER_CELL[d]
+        if device.geometry == "nonlocal_spin_valve":
+            per_region["channel"] += _spread_cells(device, sizing) * NODES_PER_CELL[d]
         if extruded:
-            per_region["channel"] += _spread_cells(device, sizing) * NODES_PER_CELL[3]
             per_region.update(_extruded_electrode_nodes(device, sizing))
         nodes = float(sum(per_region.values()))
     if key is None:  # the largest extent of the region with the most nodes
