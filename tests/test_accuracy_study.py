@@ -8,6 +8,7 @@ is checked too.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import exact_bar, spinfem, stack
 
 from fem.studies.accuracy import accuracy_study, write_study
@@ -60,20 +61,29 @@ def test_cli_refuses_a_contact_not_in_the_device(tmp_path):
     assert not (tmp_path / "acc").exists()
 
 
-def test_adapt_table_drives_the_run(tmp_path):
+@pytest.mark.parametrize("strategy", ["refine", "graded"])
+def test_adapt_table_drives_the_run(strategy, tmp_path):
     """``[adapt]`` in a device file: the run's mesh is the adapted one, and summary.json
-    says how far the estimate went; the adapted Z matches the exact bar to rel_error."""
+    says how far the estimate went; the adapted Z matches the exact bar to rel_error.
+    "auto" picks the strategy: splitting elements of the structured 1D bar, remeshing
+    the graded gmsh mesh of the 2D one."""
     import json
 
     from fem.api import run_device
 
-    dev = stack([("Py", 20.0), ("Cu", 500.0)], {"Py": {"preset": "Py"}, "Cu": {"preset": "Cu"}},
-                dimension=1, far_end="lead", f_Hz=[1e8, F_HZ])
+    if strategy == "refine":
+        dev = stack([("Py", 20.0), ("Cu", 500.0)], {"Py": {"preset": "Py"},
+                                                    "Cu": {"preset": "Cu"}},
+                    dimension=1, far_end="lead", f_Hz=[1e8, F_HZ])
+    else:
+        dev = _bar().with_params(**{"frequencies": {"f_Hz": [1e8, F_HZ]}})
     dev = dev.with_params(**{"adapt": {"contact": "injector", "rel_error": 1e-4}})
     run_device(dev, tmp_path / "out", plots=False, parallel=False, mesh_dir=tmp_path)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     adapt = summary["adapt"]
     assert adapt["contact"] == "injector" and adapt["final_nodes"] == summary["mesh"]["nodes"]
+    assert adapt["strategy"] == strategy
+    assert ("refine" in adapt["steps"][0]) == (strategy == "graded")
     assert max(adapt["error_estimate"].values()) <= 1e-4
     assert len(adapt["steps"]) >= 2 and adapt["steps"][-1]["nodes"] == adapt["final_nodes"]
     rows = (tmp_path / "out" / "sweep.csv").read_text().splitlines()
