@@ -252,8 +252,9 @@ def run_device(device: Device, out_dir: str | Path,
     * ``sweep.pvd`` + ``sweep/sweep_<i>.vtu`` (fields of the ``[output] fields``
       frequencies; frequency [Hz] as the time step) and ``sweep/fields.json`` (units);
     * ``sweep.csv`` -- per frequency, contact-averaged mu, dm, dM [A/m] of every
-      injection and detector contact and the detectors' ``Z`` [s/m^3], and how it was
-      solved (method, iterations, relative residual, reduced-basis error bounds);
+      injection and detector contact, the detectors' ``Z`` [s/m^3] and, where the
+      ferromagnets carry ``P_F``, their ``R`` [Ohm], and how it was solved (method,
+      iterations, relative residual, reduced-basis error bounds);
     * ``profiles.csv`` -- mu, dm, dM along the device axis at the field frequencies;
     * ``decay_lengths.csv`` -- decay length and wavelength [m], FEM and exact;
     * ``summary.json`` -- device file hash and resolved copy, solver settings,

@@ -283,7 +283,9 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
             continue
         s = study.series[name]
         n = s.nodes_to_reach(goal)
-        if n is None:
+        if not s.nodes:
+            text = "no mesh within max_nodes"
+        elif n is None:
             text = f"not reached (up to {max(s.nodes):,} nodes)"
         elif n_uni is None:
             text = f"{n:,} nodes; uniform meshes did not reach it (up to {max(uniform.nodes):,})"
@@ -312,7 +314,8 @@ def _param_option(text: str) -> tuple[str, tuple[float, float] | None]:
 def fit(device_file: Annotated[Path, typer.Argument(help="Device TOML file (starting values)")],
         data_file: Annotated[Path, typer.Argument(
             help="Measured data CSV: f_Hz, Z_re, Z_im [Z_re_err, Z_im_err] (or Z_abs "
-                 "[Z_abs_err]; or a geometry key column, one device per row)")],
+                 "[Z_abs_err]; or the same as R_* in ohms, with P_F on the ferromagnets; "
+                 "or a geometry key column, one device per row)")],
         param: Annotated[list[str], typer.Option(
             help="A device key to fit, e.g. materials.Cu.tau_mL_s or "
                  "interfaces.0.G_s_m_per_s, optionally with bounds: "

@@ -113,3 +113,15 @@ def test_study_solves_beyond_the_direct_limit_to_rounding(monkeypatch, tmp_path)
     n2, z_iter = _solve_z(dev, dm, "injector", F_HZ)
     assert z_iter != z_direct  # a different solver ran
     assert n == n2 and abs(z_iter / z_direct - 1) < 1e-9, (z_direct, z_iter)
+
+
+def test_study_records_an_adaptive_series_that_max_nodes_stopped_at_once(tmp_path):
+    """max_nodes below the graded strategy's first mesh: that series is recorded empty
+    (no mesh, no error raised from the study), and the files are still written."""
+    study = accuracy_study(_bar(), "injector", F_HZ, uniform_nm=(4.0,), graded_refine=(0.5,),
+                           rel_error=1e-6, max_nodes=20, mesh_dir=tmp_path,
+                           reference_levels=2)
+    assert study.series["adaptive_graded"].nodes == []
+    assert study.savings()["adaptive_graded"] is None
+    write_study(study, tmp_path / "out")
+    assert (tmp_path / "out" / "accuracy.png").exists()

@@ -170,6 +170,11 @@ def test_fit_of_the_signal_in_ohms(valve, valve_data, meshes):
         "materials.Cu.tau_mL_s"]
     with pytest.raises(DataError, match="give the ferromagnets"):
         fit(valve, data, ["materials.Cu.tau_mL_s"], mesh_dir=meshes, curve_points=0)
+    with pytest.raises(fem.DeviceError, match="P_F: not a fit parameter"):
+        fit(dev, data, ["materials.Py.P_F"], mesh_dir=meshes, curve_points=0)
+    # errors in R data name the R columns
+    with pytest.raises(DataError, match=r"missing column\(s\) \['R_im'\]"):
+        read_fit_data({"f_Hz": [1e6], "R_re": [1.0]})
 
 
 def test_fit_against_electrode_spacing(valve, meshes):

@@ -237,7 +237,8 @@ def _spread_nm(device: Device, bulk: dict[str, float], refine: float) -> dict:
     narrower than the channel spreads over the junction's smallest extent ``s`` (its
     width, in 3D also its length across the channel, or the channel's thickness): the
     channel's size within ``s`` of it is at most ``s/ELEMENTS_PER_LENGTH``, as a decay
-    length's is."""
+    length's is (none where that size, divided by ``refine``, would be no finer than the
+    channel's bulk or would exceed ``s`` itself)."""
     if device.geometry != "nonlocal_spin_valve":
         return {}
     ch, el = device.channel, device.electrodes

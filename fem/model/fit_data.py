@@ -9,7 +9,8 @@ Columns (one row per measurement):
   (with optional ``Z_abs_err``) to fit ``|Z|`` only;
 * or the same in ohms: ``R_re``, ``R_im`` (``R_abs``) and their errors, the electrical
   signal ``R = P_inj P_det (mu0 mu_B^2/e^2) Z`` in the units of
-  :func:`fem.solvers.result.resistance_unit` (Ohm in 3D, Ohm m per unit depth in 2D):
+  :func:`fem.solvers.result.resistance_unit` (Ohm in 3D, Ohm m per unit depth in 2D,
+  Ohm m^2 per unit area in 1D):
   the device's ferromagnets then need ``P_F`` (the fit divides by that factor);
 * optionally one geometry key of the device (e.g. ``electrodes.spacing_nm``): every
   row is then its own device with that key set (a signal against electrode spacing);
@@ -22,6 +23,7 @@ the file, the row or column, and the rule.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -164,8 +166,13 @@ def _check(source: str, columns: dict[str, list]) -> FitData:
         if mixed:
             raise DataError(f"{source}: give Z (columns Z_*) or R in ohms (columns R_*), not "
                             f"both: {mixed} with {ohm}")
-        data = _check(source, {("Z" + c[1:] if c in ohm else c): v
-                               for c, v in columns.items()})
+        try:
+            data = _check(source, {("Z" + c[1:] if c in ohm else c): v
+                                   for c, v in columns.items()})
+        except DataError as err:  # speak of the columns the file has
+            text = re.sub(r"\bZ(_re|_im|_abs)", r"R\1", str(err))
+            raise DataError(text.replace("complex Z", "complex R").replace("|Z|", "|R|")) \
+                from None
         return replace(data, ohm=True)
     extra = [c for c in columns if c not in KNOWN]
     if len(extra) > 1:

@@ -96,6 +96,10 @@ def parameter(device: Device, path: str) -> Parameter:
             known = sorted(node) if isinstance(node, dict) else []
             raise DeviceError(path, f"no key {where!r} in the device"
                               + (f"; keys there: {known}" if known else ""))
+    if parts[-1] == "P_F":
+        raise DeviceError(path, "not a fit parameter: P_F only converts Z into ohms (R = "
+                          "P_inj P_det mu0 mu_B^2/e^2 Z) and scales R as the spin "
+                          "resistances do; give it from an independent measurement")
     if isinstance(node, bool) or not isinstance(node, int | float) or parts[-1] in _NOT_FITTABLE:
         raise DeviceError(path, f"not a numeric parameter (got {node!r}): give a key such as "
                           "materials.<name>.tau_mL_s or interfaces.<i>.G_s_m_per_s")

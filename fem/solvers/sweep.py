@@ -369,7 +369,8 @@ class Sweep:
         """The contact signals of the whole sweep as an ``xarray.Dataset``.
 
         Variables ``<contact>_mu``, ``_dm``, ``_dM`` [A/m] (complex) for every injection
-        and detector contact and ``<detector>_Z`` [s/m^3]; dimension ``f_Hz``.  Runs
+        and detector contact, ``<detector>_Z`` [s/m^3] and, where the ferromagnets carry
+        ``P_F``, ``<detector>_R`` [Ohm] (2D: per unit depth); dimension ``f_Hz``.  Runs
         the sweep first if it has not run.
         """
         import xarray as xr

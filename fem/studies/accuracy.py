@@ -171,7 +171,7 @@ def accuracy_study(device: Device, contact: str, f_Hz: float, *,
             except AdaptError as err:  # the history up to max_nodes still tells the story
                 problem = err.problem
             s = series[name] = Series(name)
-            for step in problem.adapt_history:
+            for step in problem.adapt_history if problem is not None else []:
                 s.nodes.append(int(step["nodes"]))
                 s.Z.append(complex(step["Z"][f_Hz]))
                 s.estimate.append(float(step["estimate"][f_Hz]))

@@ -122,7 +122,8 @@ STRATEGIES = ("auto", "graded", "refine")
 
 class AdaptError(SpinfemError):
     """Adaptivity stopped before reaching its tolerance (``max_nodes`` or ``max_steps``);
-    ``problem`` is the last mesh's problem, with its estimates and history."""
+    ``problem`` is the last mesh's problem, with its estimates and history (None when
+    the first mesh already exceeds ``max_nodes``)."""
 
     def __init__(self, message: str, problem: Problem | None = None):
         super().__init__(message)
@@ -328,6 +329,8 @@ def adapt(device: Device, contact: str | None = None, rel_error: float = 1e-3,
         raise SpinfemError(f"adapt: no contact {contact!r}; contacts: {sorted(device.contacts)}")
     if not 0 < theta <= 1:
         raise SpinfemError(f"adapt: theta must be in (0, 1], got {theta}")
+    if max_steps < 0:
+        raise SpinfemError(f"adapt: max_steps must be >= 0, got {max_steps}")
     if strategy not in STRATEGIES:
         raise SpinfemError(f"adapt: strategy must be one of {STRATEGIES}, got {strategy!r}")
     graded = uses_graded(device, dmesh, initial_size_nm)
@@ -371,14 +374,18 @@ def adapt(device: Device, contact: str | None = None, rel_error: float = 1e-3,
 
 
 def _too_many(nodes: int, max_nodes: int, contact: str, rel_error: float,
-              history: list[dict]) -> AdaptError:
-    """The error for a next mesh beyond ``max_nodes``, carrying the last problem."""
+              history: list[dict], estimated: bool = False) -> AdaptError:
+    """The error for a next mesh beyond ``max_nodes``, carrying the last problem (none
+    when the first mesh is already too large)."""
     if not history:
-        return AdaptError(f"adapt: the first mesh has {nodes} nodes > max_nodes = {max_nodes}")
+        return AdaptError(f"adapt: the first mesh has {nodes} nodes > max_nodes = {max_nodes}"
+                          " (raise max_nodes, or coarsen the device's mesh_refine)")
     last = history[-1]
     problem = last.pop("_est")["problem"]
+    what = f"about {nodes} nodes (estimated from the growth so far)" if estimated else \
+        f"{nodes} nodes"
     return AdaptError(
-        f"adapt: the next mesh would have {nodes} nodes > max_nodes = {max_nodes} with the "
+        f"adapt: the next mesh would have {what} > max_nodes = {max_nodes} with the "
         f"estimated relative error of Z({contact}) still {max(last['estimate'].values()):.3g}"
         f" > rel_error = {rel_error:g}", problem)
 
@@ -426,11 +433,13 @@ def _graded_steps(device, contact, rel_error, freqs, dmesh, max_nodes, max_steps
                 growth = float(np.clip(np.log(n1 / n0) / np.log(r1 / r0), 1.0, dim))
             factor = float(np.clip((seen[-1][1] / (GRADED_SAFETY * rel_error)) ** (1 / rate),
                                    *GRADED_STEP))
-            # refuse before meshing (extruded 3D meshes grow slower than refine^3)
-            expected = entry["nodes"] * factor**growth
-            if expected > max_nodes:
-                raise _too_many(int(expected), max_nodes, contact, rel_error, history)
-            refine *= factor
+            # the largest step max_nodes leaves room for, by the growth measured so far
+            # (extruded 3D meshes grow slower than refine^3); refuse only below the least
+            room = (max_nodes / entry["nodes"]) ** (1 / growth)
+            if room < GRADED_STEP[0]:
+                raise _too_many(int(entry["nodes"] * GRADED_STEP[0] ** growth), max_nodes,
+                                contact, rel_error, history, estimated=True)
+            refine *= min(factor, room)
         dmesh = device_mesh(work, freqs, mesh_dir, sizing=mesh_sizing(work, freqs,
                                                                         refine=refine))
         if dmesh.mesh.nvertices > max_nodes:
