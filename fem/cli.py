@@ -278,10 +278,9 @@ def accuracy(device_file: Annotated[Path, typer.Argument(help="Device TOML file 
         typer.echo(f"wrote {f}")
     goal, uniform = study.rel_error_goal, study.series["uniform"]
     n_uni = uniform.nodes_to_reach(goal)
-    for name in ("graded", "adaptive", "adaptive_graded"):
-        if name not in study.series:
+    for name, s in study.series.items():
+        if name == "uniform":
             continue
-        s = study.series[name]
         n = s.nodes_to_reach(goal)
         if not s.nodes:
             text = "no mesh within max_nodes"

@@ -93,14 +93,14 @@ def test_estimate_with_iterative_solves_equals_the_direct_one(monkeypatch):
     its eta equals the SuperLU one to 1e-9 and Z to 1e-11 (measured 2e-11 and 2e-13; a
     1e-6 tolerance would leave 8e-8 and 5e-9)."""
     from fem.solvers import linear
-    from fem.studies.adapt import _to_rounding
+    from fem.studies.adapt import to_rounding
 
     dev = fn_bar(3, True)
     dm = stack_mesh(dev, [FREQS[0]], h_x_m=4e-9, n_transverse=2)
     direct = estimate(dev, dm, "detector", FREQS)
     monkeypatch.setitem(linear.DIRECT_MAX_UNKNOWNS, 3, 10)
     iterative = estimate(dev, dm, "detector", FREQS)
-    assert _to_rounding(iterative["problem"]).solver.method == "iterative"
+    assert to_rounding(iterative["problem"]).solver.method == "iterative"
     for f in FREQS:
         assert abs(iterative["eta"][f] / direct["eta"][f] - 1) < 1e-9, f
         assert abs(iterative["Z"][f] / direct["Z"][f] - 1) < 1e-11, f

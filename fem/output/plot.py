@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.units import SPIN_TO_OHM
+from ..core.units import spin_signal_ohm
 from ..model.device import Device
 from ..solvers.result import resistance_unit, transfer_unit
 from .export import atomic_path
@@ -114,7 +114,7 @@ def bode_plot(path, device: Device, f_Hz, Z: dict[str, list[complex]]) -> Path:
     # where the ferromagnets carry P_F, |R| = P_inj P_det (mu0 mu_B^2/e^2) |Z| on the right
     factors = {d: device.signal_polarizations(d) for d in Z}
     if factors and None not in factors.values() and len(set(factors.values())) == 1:
-        k = float(np.prod(next(iter(factors.values())))) * SPIN_TO_OHM
+        k = float(spin_signal_ohm(1.0, *next(iter(factors.values()))))
         ohm = ax1.secondary_yaxis("right", functions=(lambda z: z * k, lambda r: r / k))
         r_unit = resistance_unit(device.dimension)[0].replace("^2", "$^2$")
         ohm.set_ylabel(f"|R| [{r_unit}]")

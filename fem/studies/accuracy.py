@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +35,8 @@ from ..core.atomic import write_text
 from ..discretize.mesh import refine_device_mesh
 from ..discretize.meshing import device_mesh, mesh_sizing
 from ..model.device import Device
-from ..solvers.linear import auto_method
-from ..solvers.solve import prepare, solver_settings
-from .adapt import AdaptError, adapt
+from ..solvers.solve import prepare
+from .adapt import AdaptError, adapt, to_rounding
 
 #: relative residual of iterative solves of a study (meshes beyond the direct solver's
 #: size): graded meshes are ill-conditioned, a 1e-10 residual leaves ~1e-5 in Z where
@@ -80,11 +79,10 @@ class AccuracyStudy:
         tol = self.rel_error_goal if tol is None else tol
         uni = self.series["uniform"].nodes_to_reach(tol)
         out = {}
-        for name in ("graded", "adaptive", "adaptive_graded"):
-            if name not in self.series:
-                continue
-            n = self.series[name].nodes_to_reach(tol)
-            out[name] = None if uni is None or n is None else uni / n
+        for name, s in self.series.items():
+            if name != "uniform":
+                n = s.nodes_to_reach(tol)
+                out[name] = None if uni is None or n is None else uni / n
         return out
 
 
@@ -107,10 +105,7 @@ def _solve_z(device: Device, dmesh, contact: str, f_Hz: float) -> tuple[int, com
     :data:`~fem.solvers.linear.DIRECT_MAX_UNKNOWNS` unknowns, AMG-GMRES to
     :data:`REFERENCE_REL_TOL` above (SuperLU on a 3D nested reference's 8x refined mesh
     takes gigabytes)."""
-    problem = prepare(device, [f_Hz], dmesh=dmesh, method="direct")
-    if auto_method(problem.n_unknowns, dmesh.dim) == "iterative":
-        problem = replace(problem, solver=solver_settings(device, "iterative",
-                                                          REFERENCE_REL_TOL))
+    problem = to_rounding(prepare(device, [f_Hz], dmesh=dmesh), REFERENCE_REL_TOL)
     return int(dmesh.mesh.nvertices), complex(problem.solve(f_Hz).transfer(contact))
 
 

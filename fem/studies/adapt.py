@@ -207,13 +207,13 @@ def doerfler(indicator: np.ndarray, theta: float = THETA) -> np.ndarray:
 ESTIMATE_REL_TOL = 1e-10
 
 
-def _to_rounding(problem: Problem) -> Problem:
-    """The same assembled problem solved to rounding for the estimate: SuperLU up to
+def to_rounding(problem: Problem, rel_tol: float = ESTIMATE_REL_TOL) -> Problem:
+    """The same assembled problem solved to rounding: SuperLU up to
     :data:`~fem.solvers.linear.DIRECT_MAX_UNKNOWNS` unknowns (a 3D refined mesh beyond
-    40k would take SuperLU minutes and gigabytes), AMG-GMRES to
-    :data:`ESTIMATE_REL_TOL` above."""
+    40k would take SuperLU minutes and gigabytes), AMG-GMRES to ``rel_tol`` above
+    (default :data:`ESTIMATE_REL_TOL`, the estimate's)."""
     method = auto_method(problem.n_unknowns, problem.dmesh.dim)
-    rel_tol = ESTIMATE_REL_TOL if method == "iterative" else None
+    rel_tol = rel_tol if method == "iterative" else None
     return replace(problem, solver=solver_settings(problem.device, method, rel_tol))
 
 
@@ -227,8 +227,8 @@ def estimate(device: Device, dmesh: DeviceMesh, contact: str, f_Hz) -> dict:
     """
     problem = prepare(device, dmesh=dmesh)
     fine_u, parent = refine_device_mesh(dmesh)
-    fine = _to_rounding(prepare(device, dmesh=fine_u))
-    coarse = _to_rounding(problem)
+    fine = to_rounding(prepare(device, dmesh=fine_u))
+    coarse = to_rounding(problem)
     P, fine_at, coarse_at = prolongation(fine.dmesh, coarse.dmesh, parent)
     bf = fine.blocks
     load_f = bf.contact_load(contact)
@@ -340,108 +340,106 @@ def adapt(device: Device, contact: str | None = None, rel_error: float = 1e-3,
                            "stack or a given starting mesh (use 'refine')")
     freqs = default_frequencies(device) if f_Hz is None else np.unique(np.asarray(
         list(np.atleast_1d(f_Hz)), dtype=float))
-    loop = _graded_steps if strategy == "graded" or (strategy == "auto" and graded) \
-        else _refine_steps
     history: list[dict] = []
+    if strategy == "graded" or (strategy == "auto" and graded):
+        steps = _graded_steps(device, contact, rel_error, freqs, max_nodes, max_steps,
+                              mesh_dir, history)
+    else:
+        steps = _refine_steps(device, contact, rel_error, freqs, dmesh, max_nodes, max_steps,
+                              theta, initial_size_nm, mesh_dir, history)
     problem: Problem | None = None
-    steps = loop(device, contact, rel_error, freqs, dmesh, max_nodes, max_steps, theta,
-                 initial_size_nm, mesh_dir, history)
+    est = None  # sent to the strategy's generator, which makes the next mesh from it
     while True:
         t0 = time.perf_counter()
         try:
-            step, dmesh, extra = next(steps)
+            dmesh, extra = steps.send(est)
         except StopIteration:
-            history[-1].pop("_est", None)
             raise AdaptError(f"adapt: {max_steps} refinement steps without reaching "
                              f"rel_error = {rel_error:g} (estimate "
                              f"{max(problem.error_estimate.values()):.3g})", problem) from None
         est = estimate(device, dmesh, contact, freqs)
         problem = est["problem"]
         rel = est["rel_estimate"]
-        if history:  # the previous step's estimate has given this mesh
-            history[-1].pop("_est", None)
         history.append({"nodes": int(dmesh.mesh.nvertices),
                         "elements": int(dmesh.mesh.nelements), "estimate": dict(rel),
                         "Z": dict(est["Z"]), "fine_nodes": est["fine_nodes"], **extra,
-                        "seconds": time.perf_counter() - t0, "_est": est})
+                        "seconds": time.perf_counter() - t0})
         problem.error_estimate = dict(rel)
         problem.adapt_history = history
-        log.info("adapt step %d: %d nodes, max estimate %.3g", step, dmesh.mesh.nvertices,
-                 max(rel.values()))
+        log.info("adapt step %d: %d nodes, max estimate %.3g", len(history) - 1,
+                 dmesh.mesh.nvertices, max(rel.values()))
         if max(rel.values()) <= rel_error:
-            history[-1].pop("_est")
             return problem
 
 
 def _too_many(nodes: int, max_nodes: int, contact: str, rel_error: float,
-              history: list[dict], estimated: bool = False) -> AdaptError:
+              history: list[dict], est: dict | None, estimated: bool = False) -> AdaptError:
     """The error for a next mesh beyond ``max_nodes``, carrying the last problem (none
-    when the first mesh is already too large)."""
-    if not history:
+    when the first mesh is already too large: ``est`` None)."""
+    if est is None:
         return AdaptError(f"adapt: the first mesh has {nodes} nodes > max_nodes = {max_nodes}"
                           " (raise max_nodes, or coarsen the device's mesh_refine)")
-    last = history[-1]
-    problem = last.pop("_est")["problem"]
     what = f"about {nodes} nodes (estimated from the growth so far)" if estimated else \
         f"{nodes} nodes"
     return AdaptError(
         f"adapt: the next mesh would have {what} > max_nodes = {max_nodes} with the "
-        f"estimated relative error of Z({contact}) still {max(last['estimate'].values()):.3g}"
-        f" > rel_error = {rel_error:g}", problem)
+        f"estimated relative error of Z({contact}) still "
+        f"{max(history[-1]['estimate'].values()):.3g} > rel_error = {rel_error:g}",
+        est["problem"])
 
 
 def _refine_steps(device, contact, rel_error, freqs, dmesh, max_nodes, max_steps, theta,
                   initial_size_nm, mesh_dir, history):
     """Meshes of the ``"refine"`` strategy: the starting mesh, then each split where the
-    previous step's indicators (``history[-1]``) mark it."""
+    estimate sent back for the previous one marks it."""
     if dmesh is None:
         dmesh = initial_mesh(device, freqs, mesh_dir, initial_size_nm)
+    est = None
     for step in range(max_steps + 1):
         if step:
-            entry = history[-1]
-            est = entry["_est"]
             indicator = sum(np.abs(est["indicators"][f]) / (rel_error * abs(est["J"][f]))
                             for f in freqs if est["rel_estimate"][f] > rel_error)
             marked = doerfler(indicator, theta)
-            entry["marked"] = int(marked.size)
+            history[-1]["marked"] = int(marked.size)
             new, _ = refine_device_mesh(dmesh, marked)
             if new.mesh.nvertices > max_nodes:
-                raise _too_many(new.mesh.nvertices, max_nodes, contact, rel_error, history)
+                raise _too_many(new.mesh.nvertices, max_nodes, contact, rel_error, history,
+                                est)
             dmesh = new
-        yield step, dmesh, {"marked": 0}
+        est = yield dmesh, {"marked": 0}
 
 
-def _graded_steps(device, contact, rel_error, freqs, dmesh, max_nodes, max_steps, theta,
-                  initial_size_nm, mesh_dir, history):
+def _graded_steps(device, contact, rel_error, freqs, max_nodes, max_steps, mesh_dir, history):
     """Meshes of the ``"graded"`` strategy: the device's graded mesh at ``refine =``
-    :data:`GRADED_START`, then at the ``refine`` the previous estimate asks for
-    (module docstring)."""
+    :data:`GRADED_START`, then at the ``refine`` the estimates so far (``history``) ask
+    for (module docstring)."""
     from ..discretize.meshing import device_mesh, mesh_sizing
 
     work = device.with_params(**{"device.name": f"{device.name}_adapt"})
     refine, dim = GRADED_START, device.dimension
-    seen: list[tuple[float, float, int]] = []  # (refine, worst estimate, nodes) so far
+    est = None
     for step in range(max_steps + 1):
         if step:
-            entry = history[-1]
-            seen.append((refine, max(entry["estimate"].values()), entry["nodes"]))
+            worst = [max(h["estimate"].values()) for h in history]
             rate, growth = 2.0, dim  # P1's h^2 and nodes ~ refine^dim, until measured
-            if len(seen) > 1:
-                (r0, e0, n0), (r1, e1, n1) = seen[-2:]
-                if e1 < e0:
-                    rate = float(np.clip(np.log(e0 / e1) / np.log(r1 / r0), *GRADED_RATE))
+            if step > 1:
+                (r0, r1), (n0, n1) = ([h[k] for h in history[-2:]] for k in ("refine", "nodes"))
+                if worst[-1] < worst[-2]:
+                    rate = float(np.clip(np.log(worst[-2] / worst[-1]) / np.log(r1 / r0),
+                                         *GRADED_RATE))
                 growth = float(np.clip(np.log(n1 / n0) / np.log(r1 / r0), 1.0, dim))
-            factor = float(np.clip((seen[-1][1] / (GRADED_SAFETY * rel_error)) ** (1 / rate),
+            factor = float(np.clip((worst[-1] / (GRADED_SAFETY * rel_error)) ** (1 / rate),
                                    *GRADED_STEP))
             # the largest step max_nodes leaves room for, by the growth measured so far
             # (extruded 3D meshes grow slower than refine^3); refuse only below the least
-            room = (max_nodes / entry["nodes"]) ** (1 / growth)
+            nodes = history[-1]["nodes"]
+            room = (max_nodes / nodes) ** (1 / growth)
             if room < GRADED_STEP[0]:
-                raise _too_many(int(entry["nodes"] * GRADED_STEP[0] ** growth), max_nodes,
-                                contact, rel_error, history, estimated=True)
+                raise _too_many(int(nodes * GRADED_STEP[0] ** growth), max_nodes, contact,
+                                rel_error, history, est, estimated=True)
             refine *= min(factor, room)
         dmesh = device_mesh(work, freqs, mesh_dir, sizing=mesh_sizing(work, freqs,
                                                                         refine=refine))
         if dmesh.mesh.nvertices > max_nodes:
-            raise _too_many(dmesh.mesh.nvertices, max_nodes, contact, rel_error, history)
-        yield step, dmesh, {"refine": refine * device.device.mesh_refine}
+            raise _too_many(dmesh.mesh.nvertices, max_nodes, contact, rel_error, history, est)
+        est = yield dmesh, {"refine": refine * device.device.mesh_refine}

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import DeviceError
-from ..core.units import SPIN_TO_OHM
+from ..core.units import spin_signal_ohm
 from ..discretize.meshing import device_mesh, morph_device_mesh, morph_stretch
 from ..model.device import Device, load_device
 from ..model.fit_data import DataError, FitData, read_fit_data
@@ -467,7 +467,7 @@ def fit(device: Device | str | Path, data, params: Iterable[str] | Mapping, *,
                             f"(mu0 mu_B^2/e^2) Z: give the ferromagnets of the injection "
                             f"junction and of {contact!r}'s junction their P_F "
                             f"([materials.X] P_F), or fit Z")
-        data = data.in_transfer_units(pols[0] * pols[1] * SPIN_TO_OHM)
+        data = data.in_transfer_units(spin_signal_ohm(1.0, *pols))
     pars, lower, upper = _parse_params(device, params, bounds)
     lo, hi = np.log(lower), np.log(upper)
     if data.geometry_key is not None:
